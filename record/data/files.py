@@ -1,0 +1,173 @@
+"""Validated reading of dataset files: ``.npy`` arrays and JSON documents.
+
+Every failure raises :class:`record.errors.DataFormatError` naming the file, the value found and the value
+expected: a missing file, a file that is not ``.npy``, a truncated array (the header promises more bytes than the
+file holds), a wrong shape or dtype, invalid JSON (with its line) or a JSON document missing a key.
+
+:func:`read_npy_header` reads only the header, so whole trees can be checked for shape, dtype and truncation
+without reading their data (``record data check``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from record.errors import DataFormatError, describe
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "MASK_DTYPES",
+    "MAGNITUDE_DTYPES",
+    "ArraySpec",
+    "NpyHeader",
+    "check_header",
+    "load_npy",
+    "read_json",
+    "read_npy_header",
+    "require_keys",
+]
+
+#: Real floating dtypes (CARRADA views: the on-disk dtype is not documented, loaders cast to float32).
+FLOAT_DTYPES: tuple[str, ...] = ("float32", "float64")
+#: Dtypes accepted for label masks (values must still be 0 or 1).
+MASK_DTYPES: tuple[str, ...] = ("float32", "float64", "float16", "bool", "uint8", "int8", "int32", "int64")
+#: Dtypes accepted for CARRADA RAD cubes, read as ``np.abs`` (real magnitudes or complex values).
+MAGNITUDE_DTYPES: tuple[str, ...] = FLOAT_DTYPES + ("complex64", "complex128")
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """What an array file must hold.
+
+    Attributes:
+        shape: expected shape; ``None`` entries accept any size along that axis.
+        dtypes: accepted dtype names (e.g. ``("float32",)``).
+        what: short description used in error messages (e.g. ``"ROD2021 chirp map"``).
+    """
+
+    shape: tuple[int | None, ...]
+    dtypes: tuple[str, ...]
+    what: str = "array"
+
+    def shape_matches(self, shape: tuple[int, ...]) -> bool:
+        return len(shape) == len(self.shape) and all(e is None or e == s for e, s in zip(self.shape, shape))
+
+    def describe_shape(self) -> str:
+        return "(" + ", ".join("*" if e is None else str(e) for e in self.shape) + ")"
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    """Header of a ``.npy`` file and where its data starts."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran_order: bool
+    data_offset: int
+    file_size: int
+
+    @property
+    def data_bytes(self) -> int:
+        """Bytes of array data the header promises."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    @property
+    def truncated(self) -> bool:
+        return self.file_size < self.data_offset + self.data_bytes
+
+
+def _read_header(handle: IO[bytes], path: Path) -> NpyHeader:
+    try:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
+    except (ValueError, EOFError, OSError) as error:
+        raise DataFormatError(describe(path, f"not a valid .npy file ({error})")) from None
+    return NpyHeader(tuple(shape), np.dtype(dtype), bool(fortran_order), handle.tell(), os.fstat(handle.fileno()).st_size)
+
+
+def _open(path: Path) -> IO[bytes]:
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise DataFormatError(describe(path, "file not found")) from None
+    except IsADirectoryError:
+        raise DataFormatError(describe(path, "is a folder, not a .npy file")) from None
+
+
+def read_npy_header(path: str | os.PathLike[str]) -> NpyHeader:
+    """The header of a ``.npy`` file (shape, dtype, data offset, file size) without reading its data."""
+    path = Path(path)
+    with _open(path) as handle:
+        return _read_header(handle, path)
+
+
+def check_header(path: str | os.PathLike[str], header: NpyHeader, spec: ArraySpec) -> None:
+    """Raise :class:`DataFormatError` when ``header`` is truncated or does not match ``spec``."""
+    if header.dtype.hasobject or header.dtype.name not in spec.dtypes:
+        raise DataFormatError(
+            describe(path, f"wrong dtype for a {spec.what}", found=header.dtype, expected=" or ".join(spec.dtypes))
+        )
+    if not spec.shape_matches(header.shape):
+        raise DataFormatError(
+            describe(path, f"wrong shape for a {spec.what}", found=header.shape, expected=spec.describe_shape())
+        )
+    if header.truncated:
+        raise DataFormatError(
+            describe(
+                path,
+                "truncated .npy file",
+                found=f"{header.file_size - header.data_offset} data bytes",
+                expected=f"{header.data_bytes} bytes for shape {header.shape} {header.dtype}",
+            )
+        )
+
+
+def load_npy(path: str | os.PathLike[str], spec: ArraySpec) -> np.ndarray:
+    """Read a ``.npy`` array after checking its header against ``spec`` (no pickles, one pass over the file)."""
+    path = Path(path)
+    with _open(path) as handle:
+        header = _read_header(handle, path)
+        check_header(path, header, spec)
+        count = math.prod(header.shape)
+        data = np.fromfile(handle, dtype=header.dtype, count=count)
+    if data.size != count:  # the file shrank between the size check and the read
+        raise DataFormatError(describe(path, "truncated .npy file", found=data.size, expected=count))
+    order = "F" if header.fortran_order else "C"
+    return data.reshape(header.shape, order=order)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file; errors name the file (and line for syntax errors)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFormatError(describe(path, "file not found")) from None
+    except UnicodeDecodeError as error:
+        raise DataFormatError(describe(path, f"not a UTF-8 text file ({error.reason})")) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataFormatError(describe(path, f"invalid JSON ({error.msg})", line=error.lineno)) from None
+
+
+def require_keys(path: str | os.PathLike[str], where: str, mapping: Any, keys: Iterable[str]) -> None:
+    """Raise when ``mapping`` (found at ``where`` inside ``path``) is not a dict holding every key of ``keys``."""
+    if not isinstance(mapping, dict):
+        raise DataFormatError(describe(path, f"{where} must be a JSON object", found=type(mapping).__name__))
+    missing = [key for key in keys if key not in mapping]
+    if missing:
+        raise DataFormatError(
+            describe(path, f"{where} misses key(s) {', '.join(map(repr, missing))}", found=sorted(mapping)[:12])
+        )
