@@ -1,0 +1,138 @@
+"""The API every RECORD model shares: buffer ``forward``, online ``step`` with an explicit state, activation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from record.errors import InputError, describe
+from record.models._validation import FrameSpec, check_state
+
+__all__ = ["Inputs", "Outputs", "RecurrentModel", "State", "StreamingModel", "apply_activation"]
+
+#: The recurrent state: a flat tuple of tensors named by ``model.state_names``.
+State = tuple[Tensor, ...]
+#: A frame / window (single-view models) or a dict of them keyed by view name (MV-RECORD).
+Inputs = Tensor | Mapping[str, Tensor]
+#: Logits: one tensor (single-view models) or a dict keyed by output view (MV-RECORD).
+Outputs = Tensor | dict[str, Tensor]
+
+FeaturesT = TypeVar("FeaturesT")
+
+
+def apply_activation(logits: Outputs, activation: str) -> Outputs:
+    """Apply ``"sigmoid"`` element-wise or ``"softmax"`` over the class axis (dim 1) to a tensor or dict of them."""
+    if isinstance(logits, Mapping):
+        return {key: apply_activation(value, activation) for key, value in logits.items()}
+    if activation == "sigmoid":
+        return torch.sigmoid(logits)
+    return torch.softmax(logits, dim=1)
+
+
+class StreamingModel(nn.Module):
+    """Base class: ``forward(window) -> logits`` (buffer mode) and ``step(frame, state) -> (logits, state)``.
+
+    Subclasses define ``state_names``, :meth:`state_shapes`, ``forward``, ``step`` and :meth:`example_input`.
+    ``model_name`` is the registry name (set by :func:`record.models.create_model`).
+    """
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.model_name = type(self).__name__
+
+    @property
+    def output_activation(self) -> str:
+        """``"sigmoid"`` or ``"softmax"``: the function :meth:`activate` applies."""
+        return str(self.config.output_activation)
+
+    def activate(self, logits: Outputs) -> Outputs:
+        """The published output function: sigmoid scores, or softmax over classes (dim 1) for segmentation."""
+        return apply_activation(logits, self.output_activation)
+
+    def state_shapes(self, batch_size: int, height: int, width: int) -> tuple[tuple[int, ...], ...]:
+        """Shapes of the state tensors, in ``state_names`` order, for frames of ``height x width`` bins."""
+        raise NotImplementedError
+
+    def zero_state(self, batch_size: int, height: int, width: int) -> State:
+        """The initial (all-zero) state on the model's device and dtype; height/width = the frame's size."""
+        param = next(self.parameters())
+        shapes = self.state_shapes(batch_size, height, width)
+        return tuple(torch.zeros(shape, dtype=param.dtype, device=param.device) for shape in shapes)
+
+    def example_input(
+        self,
+        batch_size: int = 1,
+        window: int | None = None,
+        size: tuple[int, int] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Inputs:
+        """Random input: one frame (``window=None``) or a ``window``-frame buffer, at ``size`` (default
+        ``config.input_size``), on the model's device and dtype."""
+        raise NotImplementedError
+
+    def _where(self, method: str, argument: str) -> str:
+        return f"{self.model_name}.{method}: {argument}"
+
+    def _frame_spec(self, channels: int, stride: tuple[int, int]) -> FrameSpec:
+        param = next(self.parameters())
+        return FrameSpec(channels, stride, param.dtype, param.device)
+
+    def _random(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+        param = next(self.parameters())
+        return torch.randn(shape, generator=generator, dtype=param.dtype).to(param.device)
+
+    def _check_state(self, state: object, method: str, batch: int, height: int, width: int) -> None:
+        param = next(self.parameters())
+        shapes = self.state_shapes(batch, height, width)
+        check_state(state, self._where(method, "state"), self.state_names, shapes, param.dtype, param.device)
+
+    @staticmethod
+    def _check_size(where: str, height: int, width: int, stride: tuple[int, int]) -> None:
+        if height < 1 or width < 1 or height % stride[0] or width % stride[1]:
+            raise InputError(describe(where, "frame size not divisible by the network stride",
+                                      found=f"{height} x {width}",
+                                      expected=f"H divisible by {stride[0]}, W by {stride[1]}"))
+
+
+class RecurrentModel(StreamingModel, Generic[FeaturesT]):
+    """A model whose buffer mode is its online step run over the window from the zero state.
+
+    ``forward`` and ``step`` share ``_encode`` (per frame, updates the state) and ``_decode`` (once, on the last
+    frame's features), so the buffer output for the last frame equals the online output after the same frames.
+    """
+
+    def forward(self, x: Inputs) -> Outputs:  # type: ignore[override]
+        """Buffer mode: reset the state at the window start, encode every frame, decode the last one."""
+        batch, window, height, width = self._check_window(x)
+        state = self.zero_state(batch, height, width)
+        for t in range(window):
+            features, state = self._encode(self._frame_at(x, t), state)
+        return self._decode(features)
+
+    def step(self, frame: Inputs, state: State) -> tuple[Outputs, State]:
+        """Online mode: one frame and the previous state -> (logits for this frame, new state)."""
+        batch, height, width = self._check_frame(frame)
+        self._check_state(state, "step", batch, height, width)
+        features, new_state = self._encode(frame, tuple(state))
+        return self._decode(features), new_state
+
+    def _check_window(self, x: Inputs) -> tuple[int, int, int, int]:
+        raise NotImplementedError
+
+    def _check_frame(self, frame: Inputs) -> tuple[int, int, int]:
+        raise NotImplementedError
+
+    def _frame_at(self, x: Inputs, t: int) -> Inputs:
+        raise NotImplementedError
+
+    def _encode(self, frame: Inputs, state: State) -> tuple[FeaturesT, State]:
+        raise NotImplementedError
+
+    def _decode(self, features: FeaturesT) -> Outputs:
+        raise NotImplementedError
