@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 ROD_CHIRPS = (0, 64, 128, 192)
+ROD_TRAIN, ROD_VALID, ROD_TEST = "2019_04_09_BMS1000", "2019_04_09_PMS1000", "2019_05_28_CM1S013"
 CARRADA_SHAPES = {"range_doppler": (256, 64), "range_angle": (256, 256), "angle_doppler": (256, 64)}
 CARRADA_TRAIN, CARRADA_VALID, CARRADA_TEST = "2019-09-16-12-52-12", "2019-09-16-13-06-41", "2020-02-28-12-13-54"
 
