@@ -82,10 +82,13 @@ class Rod2021AugmentConfig:
             _check_probability("Rod2021AugmentConfig", name, getattr(self, name))
         if self.mirror_axes not in _MIRROR_AXES:
             raise ConfigError(
-                f"Rod2021AugmentConfig.mirror_axes must be one of {', '.join(_MIRROR_AXES)} (found {self.mirror_axes!r})"
+                f"Rod2021AugmentConfig.mirror_axes must be one of {', '.join(_MIRROR_AXES)} "
+                f"(found {self.mirror_axes!r})"
             )
         if self.gaussian_sigma_max < 0:
-            raise ConfigError(f"Rod2021AugmentConfig.gaussian_sigma_max must be >= 0 (found {self.gaussian_sigma_max})")
+            raise ConfigError(
+                f"Rod2021AugmentConfig.gaussian_sigma_max must be >= 0 (found {self.gaussian_sigma_max})"
+            )
 
     def draw(self, rng: np.random.Generator) -> Rod2021Flips:
         """One sample's augmentation."""

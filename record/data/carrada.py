@@ -32,7 +32,15 @@ from typing import Any
 import numpy as np
 
 from record.classes import CARRADA_CLASSES
-from record.data.files import FLOAT_DTYPES, MAGNITUDE_DTYPES, MASK_DTYPES, ArraySpec, load_npy, read_json, require_keys
+from record.data.files import (
+    FLOAT_DTYPES,
+    MAGNITUDE_DTYPES,
+    MASK_DTYPES,
+    ArraySpec,
+    load_npy,
+    read_json,
+    require_keys,
+)
 from record.errors import ConfigError, DataFormatError, describe
 from record.sensors import CARRADA
 
@@ -55,7 +63,12 @@ __all__ = [
 SPLITS: tuple[str, ...] = ("Train", "Validation", "Test")
 #: Keys every ``data_seq_ref.json`` entry holds.
 DATA_SEQ_REF_KEYS: tuple[str, ...] = (
-    "instances", "labels", "ref_frame", "min_frame_boundaries", "max_frame_boundaries", "split",
+    "instances",
+    "labels",
+    "ref_frame",
+    "min_frame_boundaries",
+    "max_frame_boundaries",
+    "split",
 )
 #: View key -> folder stem (``<stem>_<signal>``) and mask file stem.
 VIEWS: dict[str, str] = {"rd": "range_doppler", "ra": "range_angle", "ad": "angle_doppler"}
@@ -146,7 +159,9 @@ def _split_name(split: str) -> str:
     for name in SPLITS:
         if split.lower() == name.lower():
             return name
-    raise ConfigError(f"unknown CARRADA split {split!r} (expected one of {', '.join(s.lower() for s in SPLITS)})")
+    raise ConfigError(
+        f"unknown CARRADA split {split!r} (expected one of {', '.join(s.lower() for s in SPLITS)})"
+    )
 
 
 def view_spec(view: str) -> ArraySpec:
@@ -158,7 +173,9 @@ def view_spec(view: str) -> ArraySpec:
 def mask_spec(view: str) -> ArraySpec:
     """The array spec of a CARRADA label mask (``rd`` or ``ra``): ``(4, H, W)``."""
     key = _view_key(view)
-    return ArraySpec((len(CARRADA_CLASSES), *CARRADA.view(key).shape), MASK_DTYPES, f"CARRADA {key.upper()} mask")
+    return ArraySpec(
+        (len(CARRADA_CLASSES), *CARRADA.view(key).shape), MASK_DTYPES, f"CARRADA {key.upper()} mask"
+    )
 
 
 class CarradaLayout:
@@ -174,7 +191,8 @@ class CarradaLayout:
         self.rad_root = None if rad_root is None else Path(rad_root)
 
     def __repr__(self) -> str:
-        return f"CarradaLayout({str(self.root)!r}, rad_root={None if self.rad_root is None else str(self.rad_root)!r})"
+        rad_root = None if self.rad_root is None else str(self.rad_root)
+        return f"CarradaLayout({str(self.root)!r}, rad_root={rad_root!r})"
 
     # ---------------------------------------------------------------- root files
     @property
@@ -191,13 +209,21 @@ class CarradaLayout:
         path = self.data_seq_ref_path
         document = read_json(path)
         if not isinstance(document, dict):
-            raise DataFormatError(describe(path, "top level must be a JSON object", found=type(document).__name__))
+            raise DataFormatError(
+                describe(path, "top level must be a JSON object", found=type(document).__name__)
+            )
         for sequence, entry in document.items():
             require_keys(path, f"sequence {sequence!r}", entry, DATA_SEQ_REF_KEYS)
-            if not isinstance(entry["split"], str) or entry["split"].lower() not in {s.lower() for s in SPLITS}:
+            if not isinstance(entry["split"], str) or entry["split"].lower() not in {
+                s.lower() for s in SPLITS
+            }:
                 raise DataFormatError(
-                    describe(path, f"sequence {sequence!r} has an unknown split", found=repr(entry["split"]),
-                             expected=" | ".join(SPLITS))
+                    describe(
+                        path,
+                        f"sequence {sequence!r} has an unknown split",
+                        found=repr(entry["split"]),
+                        expected=" | ".join(SPLITS),
+                    )
                 )
         return document
 
@@ -207,15 +233,28 @@ class CarradaLayout:
         path = self.light_path
         document = read_json(path)
         if not isinstance(document, dict):
-            raise DataFormatError(describe(path, "top level must be a JSON object", found=type(document).__name__))
+            raise DataFormatError(
+                describe(path, "top level must be a JSON object", found=type(document).__name__)
+            )
         for sequence, frames in document.items():
             if not isinstance(frames, list):
-                raise DataFormatError(describe(path, f"sequence {sequence!r} must map to a list of frame ids",
-                                               found=type(frames).__name__))
+                raise DataFormatError(
+                    describe(
+                        path,
+                        f"sequence {sequence!r} must map to a list of frame ids",
+                        found=type(frames).__name__,
+                    )
+                )
             bad = [f for f in frames if not (isinstance(f, str) and _FRAME_ID.match(f))]
             if bad:
-                raise DataFormatError(describe(path, f"sequence {sequence!r} holds malformed frame ids",
-                                               found=bad[:3], expected="6-digit strings such as '000123'"))
+                raise DataFormatError(
+                    describe(
+                        path,
+                        f"sequence {sequence!r} holds malformed frame ids",
+                        found=bad[:3],
+                        expected="6-digit strings such as '000123'",
+                    )
+                )
         return document
 
     def validated_sequences(self) -> list[str]:
@@ -232,7 +271,9 @@ class CarradaLayout:
         try:
             entry = self.data_seq_ref[sequence]
         except KeyError:
-            raise DataFormatError(describe(self.data_seq_ref_path, f"sequence {sequence!r} is missing")) from None
+            raise DataFormatError(
+                describe(self.data_seq_ref_path, f"sequence {sequence!r} is missing")
+            ) from None
         return _split_name(entry["split"])
 
     def all_sequences(self) -> list[str]:
@@ -269,7 +310,9 @@ class CarradaLayout:
     def mask_path(self, sequence: str, frame: str, view: str, annotation: str = "dense") -> Path:
         key = _view_key(view)
         if key not in MASK_VIEWS:
-            raise ConfigError(f"CARRADA has no masks for view {view!r} (expected one of {', '.join(MASK_VIEWS)})")
+            raise ConfigError(
+                f"CARRADA has no masks for view {view!r} (expected one of {', '.join(MASK_VIEWS)})"
+            )
         return self.root / sequence / "annotations" / annotation / frame / f"{VIEWS[key]}.npy"
 
     def mask(self, sequence: str, frame: str, view: str, annotation: str = "dense") -> np.ndarray:
@@ -280,7 +323,9 @@ class CarradaLayout:
     # ---------------------------------------------------------------- RAD cubes
     def rad_path(self, sequence: str, frame: str) -> Path:
         if self.rad_root is None:
-            raise ConfigError("CarradaLayout: no rad_root given (the RAD cubes live in a separate Carrada_RAD tree)")
+            raise ConfigError(
+                "CarradaLayout: no rad_root given (the RAD cubes live in a separate Carrada_RAD tree)"
+            )
         return self.rad_root / sequence / "RAD_numpy" / f"{frame}.npy"
 
     def rad(self, sequence: str, frame: str) -> np.ndarray:
@@ -313,8 +358,12 @@ class CarradaLayout:
             for instance, views in instances.items():
                 require_keys(path, f"{sequence}/{frame}/{instance}", views, ())
                 for view_name, entry in views.items():
-                    require_keys(path, f"{sequence}/{frame}/{instance}/{view_name}", entry,
-                                 ("sparse", "box", "dense", "label"))
+                    require_keys(
+                        path,
+                        f"{sequence}/{frame}/{instance}/{view_name}",
+                        entry,
+                        ("sparse", "box", "dense", "label"),
+                    )
         return frames
 
     def boxes(self, sequence: str, view: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -330,11 +379,20 @@ class CarradaLayout:
                 boxes = np.asarray(entry["boxes"], dtype=np.int64).reshape(-1, 4)
                 labels = np.asarray(entry["labels"], dtype=np.int64).reshape(-1)
             except (TypeError, ValueError):
-                raise DataFormatError(describe(path, f"frame {frame!r}: malformed boxes or labels",
-                                               expected="boxes [[x0, y0, x1, y1], ...] and labels [int, ...]")) from None
+                raise DataFormatError(
+                    describe(
+                        path,
+                        f"frame {frame!r}: malformed boxes or labels",
+                        expected="boxes [[x0, y0, x1, y1], ...] and labels [int, ...]",
+                    )
+                ) from None
             if len(boxes) != len(labels):
-                raise DataFormatError(describe(path, f"frame {frame!r}: boxes and labels differ in length",
-                                               found=(len(boxes), len(labels))))
+                raise DataFormatError(
+                    describe(
+                        path,
+                        f"frame {frame!r}: boxes and labels differ in length",
+                        found=(len(boxes), len(labels)),
+                    )
+                )
             result[frame] = (boxes, labels)
         return result
-

@@ -24,8 +24,8 @@ from record.errors import DataFormatError, describe
 
 __all__ = [
     "FLOAT_DTYPES",
-    "MASK_DTYPES",
     "MAGNITUDE_DTYPES",
+    "MASK_DTYPES",
     "ArraySpec",
     "NpyHeader",
     "check_header",
@@ -93,7 +93,9 @@ def _read_header(handle: IO[bytes], path: Path) -> NpyHeader:
             shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
     except (ValueError, EOFError, OSError) as error:
         raise DataFormatError(describe(path, f"not a valid .npy file ({error})")) from None
-    return NpyHeader(tuple(shape), np.dtype(dtype), bool(fortran_order), handle.tell(), os.fstat(handle.fileno()).st_size)
+    return NpyHeader(
+        tuple(shape), np.dtype(dtype), bool(fortran_order), handle.tell(), os.fstat(handle.fileno()).st_size
+    )
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -116,11 +118,15 @@ def check_header(path: str | os.PathLike[str], header: NpyHeader, spec: ArraySpe
     """Raise :class:`DataFormatError` when ``header`` is truncated or does not match ``spec``."""
     if header.dtype.hasobject or header.dtype.name not in spec.dtypes:
         raise DataFormatError(
-            describe(path, f"wrong dtype for a {spec.what}", found=header.dtype, expected=" or ".join(spec.dtypes))
+            describe(
+                path, f"wrong dtype for a {spec.what}", found=header.dtype, expected=" or ".join(spec.dtypes)
+            )
         )
     if not spec.shape_matches(header.shape):
         raise DataFormatError(
-            describe(path, f"wrong shape for a {spec.what}", found=header.shape, expected=spec.describe_shape())
+            describe(
+                path, f"wrong shape for a {spec.what}", found=header.shape, expected=spec.describe_shape()
+            )
         )
     if header.truncated:
         raise DataFormatError(
@@ -169,5 +175,7 @@ def require_keys(path: str | os.PathLike[str], where: str, mapping: Any, keys: I
     missing = [key for key in keys if key not in mapping]
     if missing:
         raise DataFormatError(
-            describe(path, f"{where} misses key(s) {', '.join(map(repr, missing))}", found=sorted(mapping)[:12])
+            describe(
+                path, f"{where} misses key(s) {', '.join(map(repr, missing))}", found=sorted(mapping)[:12]
+            )
         )

@@ -50,7 +50,10 @@ CHIRP_SPEC = ArraySpec((ROD2021.range.n_bins, ROD2021.azimuth.n_bins, 2), ("floa
 
 #: RECORD's 4 validation sequences, taken from the 40 annotated training sequences.
 VALIDATION_SEQUENCES: tuple[str, ...] = (
-    "2019_04_09_PMS1000", "2019_04_30_MLMS001", "2019_05_29_MLMS006", "2019_09_29_ONRD005",
+    "2019_04_09_PMS1000",
+    "2019_04_30_MLMS001",
+    "2019_05_29_MLMS006",
+    "2019_09_29_ONRD005",
 )
 #: RECORD's 36 training sequences.
 TRAIN_SEQUENCES: tuple[str, ...] = tuple(
@@ -67,8 +70,16 @@ TRAIN_SEQUENCES: tuple[str, ...] = tuple(
 )
 #: The 10 test sequences (labels withheld on the ROD2021 server).
 TEST_SEQUENCES: tuple[str, ...] = (
-    "2019_05_28_CM1S013", "2019_05_28_MLMS005", "2019_05_28_PBMS006", "2019_05_28_PCMS004", "2019_05_28_PM2S012",
-    "2019_05_28_PM2S014", "2019_09_18_ONRD004", "2019_09_18_ONRD009", "2019_09_29_ONRD012", "2019_10_13_ONRD048",
+    "2019_05_28_CM1S013",
+    "2019_05_28_MLMS005",
+    "2019_05_28_PBMS006",
+    "2019_05_28_PCMS004",
+    "2019_05_28_PM2S012",
+    "2019_05_28_PM2S014",
+    "2019_09_18_ONRD004",
+    "2019_09_18_ONRD009",
+    "2019_09_29_ONRD012",
+    "2019_10_13_ONRD048",
 )
 
 _CHIRP_FILE = re.compile(r"^(\d{6})_(\d{4})\.npy$")
@@ -99,7 +110,9 @@ class Rod2021Layout:
         validation: the sequences forming the ``valid`` split of the plain layout.
     """
 
-    def __init__(self, root: str | os.PathLike[str], validation: Sequence[str] = VALIDATION_SEQUENCES) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], validation: Sequence[str] = VALIDATION_SEQUENCES
+    ) -> None:
         self.root = Path(root)
         self.validation = tuple(validation)
         self._frame_counts: dict[str, int] = {}
@@ -117,7 +130,9 @@ class Rod2021Layout:
         """Sequence name -> the ``sequences/<folder>`` holding it."""
         base = self.root / "sequences"
         if not base.is_dir():
-            raise DataFormatError(describe(base, "folder not found", expected="sequences/{train,valid,test}/<SEQ>"))
+            raise DataFormatError(
+                describe(base, "folder not found", expected="sequences/{train,valid,test}/<SEQ>")
+            )
         folders: dict[str, str] = {}
         for folder in SPLITS:
             if not (base / folder).is_dir():
@@ -126,7 +141,9 @@ class Rod2021Layout:
                 if not entry.is_dir():
                     continue
                 if entry.name in folders:
-                    raise DataFormatError(describe(entry, f"sequence also found in sequences/{folders[entry.name]}"))
+                    raise DataFormatError(
+                        describe(entry, f"sequence also found in sequences/{folders[entry.name]}")
+                    )
                 folders[entry.name] = folder
         return folders
 

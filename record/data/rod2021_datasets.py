@@ -81,9 +81,13 @@ class Rod2021Windows(SequenceDataset):
         sequences: Sequence[str] | None = None,
     ) -> None:
         if targets not in _TARGET_MODES:
-            raise ConfigError(f"Rod2021Windows: targets must be one of {', '.join(_TARGET_MODES)} (found {targets!r})")
+            raise ConfigError(
+                f"Rod2021Windows: targets must be one of {', '.join(_TARGET_MODES)} (found {targets!r})"
+            )
         names = _names(layout, split, sequences)
-        super().__init__(SampleIndex(names, [window_starts(layout.n_frames(n), length, stride, step) for n in names]))
+        super().__init__(
+            SampleIndex(names, [window_starts(layout.n_frames(n), length, stride, step) for n in names])
+        )
         self.layout, self.length, self.step = layout, length, step
         self.targets, self.chirps, self.augment = targets, tuple(chirps), augment
         self._truth = _Targets(layout, names)
@@ -167,7 +171,9 @@ class Rod2021Frames(SequenceDataset):
             radar = self.layout.frame(sequence, frame, self.chirps)
         else:
             first = max(frame - self.history + 1, 0)
-            radar = np.stack([self.layout.frame(sequence, f, self.chirps) for f in range(first, frame + 1)], axis=1)
+            radar = np.stack(
+                [self.layout.frame(sequence, f, self.chirps) for f in range(first, frame + 1)], axis=1
+            )
         item: dict[str, Any] = {
             "input": torch.from_numpy(radar),
             "sequence": sequence,

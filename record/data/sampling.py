@@ -61,5 +61,7 @@ class SampleIndex:
         try:
             sequence = self.names.index(name)
         except ValueError:
-            raise ConfigError(f"unknown sequence {name!r} (expected one of {', '.join(self.names)})") from None
+            raise ConfigError(
+                f"unknown sequence {name!r} (expected one of {', '.join(self.names)})"
+            ) from None
         return range(int(self._offsets[sequence]), int(self._offsets[sequence + 1]))

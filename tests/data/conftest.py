@@ -6,7 +6,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from handmade import CARRADA_TEST, CARRADA_TRAIN, CARRADA_VALID, ROD_TEST, ROD_TRAIN, ROD_VALID, write_carrada, write_rod_sequence
+from handmade import (
+    CARRADA_TEST,
+    CARRADA_TRAIN,
+    CARRADA_VALID,
+    ROD_TEST,
+    ROD_TRAIN,
+    ROD_VALID,
+    write_carrada,
+    write_rod_sequence,
+)
 
 
 @pytest.fixture
@@ -14,8 +23,11 @@ def carrada_tree(tmp_path: Path) -> Callable[..., Path]:
     """Builder ``carrada_tree(sequences=..., **options) -> root`` writing under ``tmp_path/Carrada``."""
 
     def build(sequences: Mapping[str, tuple[str, int]] | None = None, **options) -> Path:
-        sequences = sequences or {CARRADA_TRAIN: ("Train", 6), CARRADA_VALID: ("Validation", 4),
-                                  CARRADA_TEST: ("Test", 3)}
+        sequences = sequences or {
+            CARRADA_TRAIN: ("Train", 6),
+            CARRADA_VALID: ("Validation", 4),
+            CARRADA_TEST: ("Test", 3),
+        }
         return write_carrada(tmp_path / "Carrada", sequences, **options)
 
     return build

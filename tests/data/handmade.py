@@ -18,7 +18,11 @@ import numpy as np
 ROD_CHIRPS = (0, 64, 128, 192)
 ROD_TRAIN, ROD_VALID, ROD_TEST = "2019_04_09_BMS1000", "2019_04_09_PMS1000", "2019_05_28_CM1S013"
 CARRADA_SHAPES = {"range_doppler": (256, 64), "range_angle": (256, 256), "angle_doppler": (256, 64)}
-CARRADA_TRAIN, CARRADA_VALID, CARRADA_TEST = "2019-09-16-12-52-12", "2019-09-16-13-06-41", "2020-02-28-12-13-54"
+CARRADA_TRAIN, CARRADA_VALID, CARRADA_TEST = (
+    "2019-09-16-12-52-12",
+    "2019-09-16-13-06-41",
+    "2020-02-28-12-13-54",
+)
 
 
 def rod_chirp_map(frame: int, chirp: int) -> np.ndarray:
@@ -71,8 +75,14 @@ def write_carrada(
     objects = objects or {}
     root.mkdir(parents=True, exist_ok=True)
     seq_ref = {
-        name: {"instances": ["000001"], "labels": [1], "ref_frame": ["000000"], "min_frame_boundaries": [""],
-               "max_frame_boundaries": [""], "split": split}
+        name: {
+            "instances": ["000001"],
+            "labels": [1],
+            "ref_frame": ["000000"],
+            "min_frame_boundaries": [""],
+            "max_frame_boundaries": [""],
+            "split": split,
+        }
         for name, (split, _) in sequences.items()
     }
     (root / "data_seq_ref.json").write_text(json.dumps(seq_ref))
@@ -91,8 +101,14 @@ def write_carrada(
             pixels = objects.get((name, frame), [])
             dense = root / name / "annotations" / "dense" / fid
             dense.mkdir(parents=True, exist_ok=True)
-            np.save(dense / "range_doppler.npy", carrada_mask("range_doppler", [(c, r, d) for c, r, d, _, _ in pixels]))
-            np.save(dense / "range_angle.npy", carrada_mask("range_angle", [(c, r, a) for c, _, _, r, a in pixels]))
+            np.save(
+                dense / "range_doppler.npy",
+                carrada_mask("range_doppler", [(c, r, d) for c, r, d, _, _ in pixels]),
+            )
+            np.save(
+                dense / "range_angle.npy",
+                carrada_mask("range_angle", [(c, r, a) for c, _, _, r, a in pixels]),
+            )
             if rad_root is not None:
                 folder = rad_root / name / "RAD_numpy"
                 folder.mkdir(parents=True, exist_ok=True)

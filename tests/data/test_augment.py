@@ -77,8 +77,14 @@ def test_rod2021_draws() -> None:
 @pytest.mark.parametrize(("flip_range", "flip_angle"), [(True, False), (False, True), (True, True)])
 def test_rod2021_flip_keeps_object_on_flipped_bin(flip_range: bool, flip_angle: bool) -> None:
     row, col = 30, 20
-    table = ObjectTable(np.zeros(1, np.int64), np.array([2]), ROD2021.range.values()[[row]],
-                        ROD2021.azimuth.values()[[col]], np.ones(1), ROD2021_CLASSES)
+    table = ObjectTable(
+        np.zeros(1, np.int64),
+        np.array([2]),
+        ROD2021.range.values()[[row]],
+        ROD2021.azimuth.values()[[col]],
+        np.ones(1),
+        ROD2021_CLASSES,
+    )
     maps = confidence_maps(table)[:, None]  # [3, T=1, H, W]
     radar = np.zeros((8, 1, 128, 128), np.float32)
     radar[:, :, row, col] = 7.0
@@ -87,7 +93,9 @@ def test_rod2021_flip_keeps_object_on_flipped_bin(flip_range: bool, flip_angle: 
     assert np.unravel_index(np.argmax(flipped_maps[2, 0]), (128, 128)) == expected
     assert flipped_maps[2, 0][expected] == 1.0
     assert np.unravel_index(np.argmax(flipped_radar[3, 0]), (128, 128)) == expected
-    np.testing.assert_array_equal(flipped_maps[2, 0], maps[2, 0][:: -1 if flip_range else 1, :: -1 if flip_angle else 1])
+    np.testing.assert_array_equal(
+        flipped_maps[2, 0], maps[2, 0][:: -1 if flip_range else 1, :: -1 if flip_angle else 1]
+    )
 
 
 @pytest.mark.parametrize(("hflip", "vflip"), [(True, False), (False, True), (True, True)])
@@ -108,8 +116,13 @@ def test_carrada_flip_keeps_mask_on_flipped_bin(hflip: bool, vflip: bool) -> Non
 def test_dataset_applies_one_draw_to_input_and_target(rod_tree) -> None:
     layout = Rod2021Layout(rod_tree(lines=[f"{f} 5.0 0.4 car" for f in range(4)]))
     plain = online_clips(layout, "train", length=4, stride=4)
-    mirrored = online_clips(layout, "train", length=4, stride=4,
-                            augment=Rod2021AugmentConfig(mirror_p=1.0, mirror_axes="angle", reverse_p=0.0))
+    mirrored = online_clips(
+        layout,
+        "train",
+        length=4,
+        stride=4,
+        augment=Rod2021AugmentConfig(mirror_p=1.0, mirror_axes="angle", reverse_p=0.0),
+    )
     torch.manual_seed(0)
     a, b = plain[0], mirrored[0]
     np.testing.assert_array_equal(b["input"].numpy(), a["input"].numpy()[..., ::-1])

@@ -36,7 +36,9 @@ def test_unknown_split_names_the_sequence(carrada_tree) -> None:
     ref = json.loads((root / "data_seq_ref.json").read_text())
     ref[CARRADA_VALID]["split"] = "Val"
     (root / "data_seq_ref.json").write_text(json.dumps(ref))
-    with pytest.raises(DataFormatError, match=rf"data_seq_ref\.json: sequence '{CARRADA_VALID}' has an unknown split"):
+    with pytest.raises(
+        DataFormatError, match=rf"data_seq_ref\.json: sequence '{CARRADA_VALID}' has an unknown split"
+    ):
         CarradaLayout(root).sequences("train")
 
 
@@ -45,7 +47,9 @@ def test_json_missing_key(carrada_tree) -> None:
     ref = json.loads((root / "data_seq_ref.json").read_text())
     del ref[CARRADA_TEST]["split"]
     (root / "data_seq_ref.json").write_text(json.dumps(ref))
-    with pytest.raises(DataFormatError, match=rf"data_seq_ref\.json: sequence '{CARRADA_TEST}' misses key\(s\) 'split'"):
+    with pytest.raises(
+        DataFormatError, match=rf"data_seq_ref\.json: sequence '{CARRADA_TEST}' misses key\(s\) 'split'"
+    ):
         CarradaLayout(root).sequences("test")
 
 
@@ -70,7 +74,9 @@ def test_views_and_tvt(carrada_tree) -> None:
     assert layout.view(CARRADA_TRAIN, "000003", "range_angle", "raw").shape == (256, 256)
     assert layout.view(CARRADA_TRAIN, "000000", "ad").shape == (256, 64)
     stats = TVT_STATS["ra"]
-    np.testing.assert_allclose(normalise_tvt(np.array([stats.min_db, stats.max_db]), "ra"), [0.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(
+        normalise_tvt(np.array([stats.min_db, stats.max_db]), "ra"), [0.0, 1.0], atol=1e-6
+    )
     assert (TVT_STATS["rd"].min_db, TVT_STATS["rd"].max_db) == (37.595, 119.083)
     assert (TVT_STATS["ad"].min_db, TVT_STATS["ad"].max_db) == (54.426, 105.797)
     with pytest.raises(ConfigError, match="unknown CARRADA view 'xy'"):
@@ -97,10 +103,16 @@ def test_mask_errors_name_the_file(carrada_tree) -> None:
     mask = np.load(path)
     mask[1, 5, 5] = 1  # two classes at one pixel
     np.save(path, mask)
-    with pytest.raises(DataFormatError, match=r"000001/range_doppler\.npy: mask is not one-hot at 1 pixel\(s\), first at \(row 5, col 5\)"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"000001/range_doppler\.npy: mask is not one-hot at 1 pixel\(s\), first at \(row 5, col 5\)",
+    ):
         layout.mask(CARRADA_TRAIN, "000001", "rd")
     np.save(path, np.zeros((4, 64, 256)))
-    with pytest.raises(DataFormatError, match=r"range_doppler\.npy: wrong shape .*found \(4, 64, 256\), expected \(4, 256, 64\)"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"range_doppler\.npy: wrong shape .*found \(4, 64, 256\), expected \(4, 256, 64\)",
+    ):
         layout.mask(CARRADA_TRAIN, "000001", "rd")
 
 
@@ -146,16 +158,22 @@ def test_box_and_frame_oriented_json(carrada_tree) -> None:
     root = carrada_tree(sequences={CARRADA_TRAIN: ("Train", 2)})
     box_dir = root / CARRADA_TRAIN / "annotations" / "box"
     box_dir.mkdir(parents=True)
-    (box_dir / "range_doppler_light.json").write_text(json.dumps({"000001": {"boxes": [[1, 2, 3, 4]], "labels": [3]}}))
+    (box_dir / "range_doppler_light.json").write_text(
+        json.dumps({"000001": {"boxes": [[1, 2, 3, 4]], "labels": [3]}})
+    )
     (box_dir / "range_angle_light.json").write_text(json.dumps({"000001": {"boxes": [[1, 2, 3, 4]]}}))
     layout = CarradaLayout(root)
     boxes, labels = layout.boxes(CARRADA_TRAIN, "rd")["000001"]
     np.testing.assert_array_equal(boxes, [[1, 2, 3, 4]])
     np.testing.assert_array_equal(labels, [3])
-    with pytest.raises(DataFormatError, match=r"range_angle_light\.json: frame '000001' misses key\(s\) 'labels'"):
+    with pytest.raises(
+        DataFormatError, match=r"range_angle_light\.json: frame '000001' misses key\(s\) 'labels'"
+    ):
         layout.boxes(CARRADA_TRAIN, "ra")
     entry = {"sparse": [[1, 2]], "box": [[1, 2], [1, 2]], "dense": [[1, 2]], "label": 2}
     document = {CARRADA_TRAIN: {"000001": {"000007": {"range_doppler": entry, "range_angle": {"label": 2}}}}}
     (root / "annotations_frame_oriented.json").write_text(json.dumps(document))
-    with pytest.raises(DataFormatError, match=r"000001/000007/range_angle misses key\(s\) 'sparse', 'box', 'dense'"):
+    with pytest.raises(
+        DataFormatError, match=r"000001/000007/range_angle misses key\(s\) 'sparse', 'box', 'dense'"
+    ):
         layout.frame_annotations(CARRADA_TRAIN)

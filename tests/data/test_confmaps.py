@@ -34,7 +34,9 @@ def measured_sigma(profile: np.ndarray, centre: int, offset: int) -> float:
 
 
 def test_orientation_row0_near_col0_minus_90() -> None:
-    rows, cols = object_bins(objects(("car", 0.64, -math.pi / 2), ("car", 27.7, math.pi / 2), ("car", 10.0, 0.2)))
+    rows, cols = object_bins(
+        objects(("car", 0.64, -math.pi / 2), ("car", 27.7, math.pi / 2), ("car", 10.0, 0.2))
+    )
     assert rows.tolist()[:2] == [0, 127] and cols.tolist()[:2] == [0, 127]
     assert abs(RANGES[rows[2]] - 10.0) <= ROD2021.range.resolution_m / 2
     assert np.argmin(np.abs(AZIMUTHS - 0.2)) == cols[2]

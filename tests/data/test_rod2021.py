@@ -43,7 +43,9 @@ def test_frame_channel_order(rod_tree) -> None:
 def test_frame_count_not_multiple_of_four(rod_tree) -> None:
     root = rod_tree()
     (root / "sequences" / "train" / ROD_TRAIN / "RADAR_RA_H" / "000009_0192.npy").unlink()
-    with pytest.raises(DataFormatError, match=r"RADAR_RA_H: chirp file count is not a multiple of 4 \(found 39\)"):
+    with pytest.raises(
+        DataFormatError, match=r"RADAR_RA_H: chirp file count is not a multiple of 4 \(found 39\)"
+    ):
         Rod2021Layout(root).n_frames(ROD_TRAIN)
 
 
@@ -55,10 +57,15 @@ def test_chirp_file_errors(rod_tree) -> None:
     with pytest.raises(DataFormatError, match=r"000004_0064\.npy: file not found"):
         layout.frame(ROD_TRAIN, 4)
     np.save(folder / "000005_0000.npy", np.zeros((128, 2, 128), np.float32))
-    with pytest.raises(DataFormatError, match=r"000005_0000\.npy: wrong shape .*found \(128, 2, 128\), expected \(128, 128, 2\)"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"000005_0000\.npy: wrong shape .*found \(128, 2, 128\), expected \(128, 128, 2\)",
+    ):
         layout.frame(ROD_TRAIN, 5)
     np.save(folder / "000006_0000.npy", np.zeros((128, 128, 2), np.float64))
-    with pytest.raises(DataFormatError, match=r"000006_0000\.npy: wrong dtype .*found float64, expected float32"):
+    with pytest.raises(
+        DataFormatError, match=r"000006_0000\.npy: wrong dtype .*found float64, expected float32"
+    ):
         layout.frame(ROD_TRAIN, 6)
     path = folder / "000007_0128.npy"
     path.write_bytes(path.read_bytes()[:1000])
@@ -68,7 +75,10 @@ def test_chirp_file_errors(rod_tree) -> None:
 
 @pytest.mark.parametrize(
     ("line", "message"),
-    [("0 5.0 car", r"BMS1000\.txt:2: malformed line"), ("0 5.0 0.1 truck", r"BMS1000\.txt:2: unknown class 'truck'")],
+    [
+        ("0 5.0 car", r"BMS1000\.txt:2: malformed line"),
+        ("0 5.0 0.1 truck", r"BMS1000\.txt:2: unknown class 'truck'"),
+    ],
 )
 def test_bad_annotation_names_file_and_line(rod_tree, line: str, message: str) -> None:
     layout = Rod2021Layout(rod_tree(lines=["1 3.0 0.0 car", line]))
@@ -119,7 +129,9 @@ def test_time_reversal_moves_the_target(rod_tree) -> None:
     item = dataset[0]
     assert item["frames"].tolist() == [3, 2, 1, 0]
     np.testing.assert_array_equal(item["input"][0, 0].numpy(), rod_chirp_map(3, 0)[..., 0])
-    assert item["target"][2].max() == 1 and item["target"][0].max() == 0  # frame 0's car, not frame 3's pedestrian
+    assert (
+        item["target"][2].max() == 1 and item["target"][0].max() == 0
+    )  # frame 0's car, not frame 3's pedestrian
 
 
 def test_frames_stream(rod_tree) -> None:

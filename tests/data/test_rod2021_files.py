@@ -24,8 +24,12 @@ def test_annotations_parse(tmp_path: Path) -> None:
 
 def test_detections_round_trip(tmp_path: Path) -> None:
     table = ObjectTable(
-        np.array([0, 1]), np.array([2, 0]), np.array([5.12345, 20.0]), np.array([-0.25, 0.5]),
-        np.array([0.9, 1.0]), ("pedestrian", "cyclist", "car"),
+        np.array([0, 1]),
+        np.array([2, 0]),
+        np.array([5.12345, 20.0]),
+        np.array([-0.25, 0.5]),
+        np.array([0.9, 1.0]),
+        ("pedestrian", "cyclist", "car"),
     )
     path = tmp_path / "out" / "SEQ.txt"
     write_detections(path, table)
