@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,17 @@ from record.data.files import (
     MAGNITUDE_DTYPES,
     MASK_DTYPES,
     ArraySpec,
+    DataFileError,
     load_npy,
     read_json,
     require_keys,
 )
-from record.errors import ConfigError, DataFormatError, describe
+from record.errors import ConfigError, describe
 from record.sensors import CARRADA
 
 __all__ = [
     "DATA_SEQ_REF_KEYS",
+    "FRAME_ANNOTATION_KEYS",
     "MASK_VIEWS",
     "SIGNALS",
     "SPLITS",
@@ -53,10 +56,17 @@ __all__ = [
     "VIEWS",
     "CarradaLayout",
     "ViewStats",
+    "box_problems",
+    "data_seq_ref_problems",
+    "frame_annotation_problems",
     "frame_id",
     "history_ids",
+    "light_problems",
+    "mask_spec",
     "normalise_tvt",
+    "one_hot_problem",
     "validate_one_hot",
+    "view_spec",
 ]
 
 #: Split names as written in ``data_seq_ref.json``.
@@ -116,33 +126,86 @@ def frame_id(index: int) -> str:
 def history_ids(frame: str, length: int, *, pad: bool = False) -> list[str]:
     """Ids of the ``length`` frames ending at ``frame`` (oldest first), by id arithmetic.
 
-    Ids before ``000000`` raise :class:`DataFormatError`, or repeat ``000000`` when ``pad`` is True.
+    Ids before ``000000`` raise :class:`DataFileError`, or repeat ``000000`` when ``pad`` is True.
     """
     end = int(frame)
     ids = [end - k for k in range(length - 1, -1, -1)]
     if ids[0] < 0 and not pad:
-        raise DataFormatError(f"frame {frame} has no {length - 1} earlier frames (history starts at 000000)")
+        message = f"frame {frame} has no {length - 1} earlier frames (history starts at 000000)"
+        raise DataFileError("missing history", message)
     return [frame_id(max(i, 0)) for i in ids]
 
 
-def validate_one_hot(path: str | os.PathLike[str], mask: np.ndarray) -> np.ndarray:
-    """Check a ``(4, H, W)`` mask holds 0/1 values with exactly one active class per pixel; return it as float32."""
+def one_hot_problem(path: str | os.PathLike[str], mask: np.ndarray) -> DataFileError | None:
+    """Why a ``(4, H, W)`` mask is not one-hot (0/1 values, exactly one active class per pixel), or None."""
     values = np.asarray(mask)
     if not np.all((values == 0) | (values == 1)):
         bad = np.unique(values[(values != 0) & (values != 1)])[:5]
-        raise DataFormatError(describe(path, "mask values must be 0 or 1", found=bad.tolist()))
-    active = values.sum(axis=0)
-    if not np.all(active == 1):
-        rows, cols = np.nonzero(active != 1)
-        raise DataFormatError(
-            describe(
-                path,
-                f"mask is not one-hot at {rows.size} pixel(s), first at (row {rows[0]}, col {cols[0]})",
-                found=f"{int(active[rows[0], cols[0]])} active classes",
-                expected=1,
-            )
+        return DataFileError(
+            "mask not one-hot", describe(path, "mask values must be 0 or 1", found=bad.tolist())
         )
-    return values.astype(np.float32, copy=False)
+    active = values.sum(axis=0)
+    if np.all(active == 1):
+        return None
+    rows, cols = np.nonzero(active != 1)
+    problem = f"mask is not one-hot at {rows.size} pixel(s), first at (row {rows[0]}, col {cols[0]})"
+    found = f"{int(active[rows[0], cols[0]])} active classes"
+    return DataFileError("mask not one-hot", describe(path, problem, found=found, expected=1))
+
+
+def validate_one_hot(path: str | os.PathLike[str], mask: np.ndarray) -> np.ndarray:
+    """``mask`` as float32 after checking it is one-hot (:func:`one_hot_problem`)."""
+    problem = one_hot_problem(path, mask)
+    if problem is not None:
+        raise problem
+    return np.asarray(mask).astype(np.float32, copy=False)
+
+
+def data_seq_ref_problems(path: str | os.PathLike[str], document: Any) -> Iterator[DataFileError]:
+    """Every schema problem of a parsed ``data_seq_ref.json``: missing keys, unknown splits."""
+    try:
+        require_keys(path, "top level", document, ())
+    except DataFileError as error:
+        yield error
+        return
+    for sequence, entry in document.items():
+        try:
+            require_keys(path, f"sequence {sequence!r}", entry, DATA_SEQ_REF_KEYS)
+        except DataFileError as error:
+            yield error
+            continue
+        split = entry["split"]
+        if not isinstance(split, str) or split.lower() not in {s.lower() for s in SPLITS}:
+            problem = f"sequence {sequence!r} has an unknown split"
+            yield DataFileError(
+                "unknown split", describe(path, problem, found=repr(split), expected=" | ".join(SPLITS))
+            )
+
+
+def light_problems(path: str | os.PathLike[str], document: Any) -> Iterator[DataFileError]:
+    """Every schema problem of a parsed ``light_dataset_frame_oriented.json``."""
+    try:
+        require_keys(path, "top level", document, ())
+    except DataFileError as error:
+        yield error
+        return
+    for sequence, frames in document.items():
+        if not isinstance(frames, list):
+            problem = f"sequence {sequence!r} must map to a list of frame ids"
+            yield DataFileError("wrong JSON type", describe(path, problem, found=type(frames).__name__))
+            continue
+        bad = [f for f in frames if not (isinstance(f, str) and _FRAME_ID.match(f))]
+        if bad:
+            problem = f"sequence {sequence!r} holds {len(bad)} malformed frame id(s)"
+            expected = "6-digit strings such as '000123'"
+            yield DataFileError(
+                "malformed frame id", describe(path, problem, found=bad[:3], expected=expected)
+            )
+
+
+def _raise_first(problems: Iterator[DataFileError]) -> None:
+    for problem in problems:
+        raise problem
 
 
 def _view_key(view: str) -> str:
@@ -206,55 +269,15 @@ class CarradaLayout:
     @functools.cached_property
     def data_seq_ref(self) -> dict[str, dict[str, Any]]:
         """``data_seq_ref.json``: every entry checked for the published keys and split."""
-        path = self.data_seq_ref_path
-        document = read_json(path)
-        if not isinstance(document, dict):
-            raise DataFormatError(
-                describe(path, "top level must be a JSON object", found=type(document).__name__)
-            )
-        for sequence, entry in document.items():
-            require_keys(path, f"sequence {sequence!r}", entry, DATA_SEQ_REF_KEYS)
-            if not isinstance(entry["split"], str) or entry["split"].lower() not in {
-                s.lower() for s in SPLITS
-            }:
-                raise DataFormatError(
-                    describe(
-                        path,
-                        f"sequence {sequence!r} has an unknown split",
-                        found=repr(entry["split"]),
-                        expected=" | ".join(SPLITS),
-                    )
-                )
+        document = read_json(self.data_seq_ref_path)
+        _raise_first(data_seq_ref_problems(self.data_seq_ref_path, document))
         return document
 
     @functools.cached_property
     def light(self) -> dict[str, list[str]]:
         """``light_dataset_frame_oriented.json``: sequence -> list of 6-digit frame ids."""
-        path = self.light_path
-        document = read_json(path)
-        if not isinstance(document, dict):
-            raise DataFormatError(
-                describe(path, "top level must be a JSON object", found=type(document).__name__)
-            )
-        for sequence, frames in document.items():
-            if not isinstance(frames, list):
-                raise DataFormatError(
-                    describe(
-                        path,
-                        f"sequence {sequence!r} must map to a list of frame ids",
-                        found=type(frames).__name__,
-                    )
-                )
-            bad = [f for f in frames if not (isinstance(f, str) and _FRAME_ID.match(f))]
-            if bad:
-                raise DataFormatError(
-                    describe(
-                        path,
-                        f"sequence {sequence!r} holds malformed frame ids",
-                        found=bad[:3],
-                        expected="6-digit strings such as '000123'",
-                    )
-                )
+        document = read_json(self.light_path)
+        _raise_first(light_problems(self.light_path, document))
         return document
 
     def validated_sequences(self) -> list[str]:
@@ -263,7 +286,7 @@ class CarradaLayout:
         try:
             return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         except FileNotFoundError:
-            raise DataFormatError(describe(path, "file not found")) from None
+            raise DataFileError("missing file", describe(path, "file not found")) from None
 
     # ---------------------------------------------------------------- sequences and frames
     def split_of(self, sequence: str) -> str:
@@ -271,9 +294,8 @@ class CarradaLayout:
         try:
             entry = self.data_seq_ref[sequence]
         except KeyError:
-            raise DataFormatError(
-                describe(self.data_seq_ref_path, f"sequence {sequence!r} is missing")
-            ) from None
+            message = describe(self.data_seq_ref_path, f"sequence {sequence!r} is missing")
+            raise DataFileError("missing JSON key", message) from None
         return _split_name(entry["split"])
 
     def all_sequences(self) -> list[str]:
@@ -290,7 +312,8 @@ class CarradaLayout:
         try:
             return list(self.light[sequence])
         except KeyError:
-            raise DataFormatError(describe(self.light_path, f"sequence {sequence!r} is missing")) from None
+            message = describe(self.light_path, f"sequence {sequence!r} is missing")
+            raise DataFileError("missing JSON key", message) from None
 
     # ---------------------------------------------------------------- views
     def sequence_dir(self, sequence: str) -> Path:
@@ -333,12 +356,15 @@ class CarradaLayout:
         return np.abs(load_npy(self.rad_path(sequence, frame), _RAD_SPEC)).astype(np.float32, copy=False)
 
     # ---------------------------------------------------------------- annotation JSONs (optional files)
+    @property
+    def frame_oriented_path(self) -> Path:
+        return self.root / "annotations_frame_oriented.json"
+
     @functools.cached_property
     def frame_oriented(self) -> dict[str, Any]:
         """``annotations_frame_oriented.json`` (optional file): seq -> frame -> instance -> view -> annotation."""
-        path = self.root / "annotations_frame_oriented.json"
-        document = read_json(path)
-        require_keys(path, "top level", document, ())
+        document = read_json(self.frame_oriented_path)
+        require_keys(self.frame_oriented_path, "top level", document, ())
         return document
 
     def frame_annotations(self, sequence: str) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
@@ -347,52 +373,81 @@ class CarradaLayout:
         Each entry holds ``sparse`` and ``dense`` lists of index pairs, ``box`` ``[[r0, c0], [r1, c1]]`` and
         ``label`` (1 pedestrian, 2 cyclist, 3 car); views are ``range_doppler`` and ``range_angle``.
         """
-        path = self.root / "annotations_frame_oriented.json"
+        path = self.frame_oriented_path
         try:
             frames = self.frame_oriented[sequence]
         except KeyError:
-            raise DataFormatError(describe(path, f"sequence {sequence!r} is missing")) from None
+            message = describe(path, f"sequence {sequence!r} is missing")
+            raise DataFileError("missing JSON key", message) from None
+        _raise_first(frame_annotation_problems(path, sequence, frames))
+        return frames
+
+    def box_path(self, sequence: str, view: str) -> Path:
+        return self.root / sequence / "annotations" / "box" / f"{VIEWS[_view_key(view)]}_light.json"
+
+    def boxes(self, sequence: str, view: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``annotations/box/<view>_light.json``: frame -> (boxes int64 ``[N, 4]``, labels int64 ``[N]``)."""
+        path = self.box_path(sequence, view)
+        document = read_json(path)
+        _raise_first(box_problems(path, document))
+        return {
+            frame: (
+                np.asarray(entry["boxes"], dtype=np.int64).reshape(-1, 4),
+                np.asarray(entry["labels"], dtype=np.int64).reshape(-1),
+            )
+            for frame, entry in document.items()
+        }
+
+
+#: Keys of one view's entry in ``annotations_frame_oriented.json``.
+FRAME_ANNOTATION_KEYS: tuple[str, ...] = ("sparse", "box", "dense", "label")
+
+
+def frame_annotation_problems(
+    path: str | os.PathLike[str], sequence: str, frames: Any
+) -> Iterator[DataFileError]:
+    """Every schema problem of one sequence's part of ``annotations_frame_oriented.json``."""
+    try:
         require_keys(path, sequence, frames, ())
-        for frame, instances in frames.items():
+    except DataFileError as error:
+        yield error
+        return
+    for frame, instances in frames.items():
+        try:
             require_keys(path, f"{sequence}/{frame}", instances, ())
             for instance, views in instances.items():
                 require_keys(path, f"{sequence}/{frame}/{instance}", views, ())
                 for view_name, entry in views.items():
                     require_keys(
-                        path,
-                        f"{sequence}/{frame}/{instance}/{view_name}",
-                        entry,
-                        ("sparse", "box", "dense", "label"),
+                        path, f"{sequence}/{frame}/{instance}/{view_name}", entry, FRAME_ANNOTATION_KEYS
                     )
-        return frames
+        except DataFileError as error:
+            yield error
 
-    def boxes(self, sequence: str, view: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """``annotations/box/<view>_light.json``: frame -> (boxes int64 ``[N, 4]``, labels int64 ``[N]``)."""
-        key = _view_key(view)
-        path = self.root / sequence / "annotations" / "box" / f"{VIEWS[key]}_light.json"
-        document = read_json(path)
+
+def box_problems(path: str | os.PathLike[str], document: Any) -> Iterator[DataFileError]:
+    """Every schema problem of a parsed ``annotations/box/*_light.json``."""
+    try:
         require_keys(path, "top level", document, ())
-        result = {}
-        for frame, entry in document.items():
+    except DataFileError as error:
+        yield error
+        return
+    for frame, entry in document.items():
+        try:
             require_keys(path, f"frame {frame!r}", entry, ("boxes", "labels"))
-            try:
-                boxes = np.asarray(entry["boxes"], dtype=np.int64).reshape(-1, 4)
-                labels = np.asarray(entry["labels"], dtype=np.int64).reshape(-1)
-            except (TypeError, ValueError):
-                raise DataFormatError(
-                    describe(
-                        path,
-                        f"frame {frame!r}: malformed boxes or labels",
-                        expected="boxes [[x0, y0, x1, y1], ...] and labels [int, ...]",
-                    )
-                ) from None
-            if len(boxes) != len(labels):
-                raise DataFormatError(
-                    describe(
-                        path,
-                        f"frame {frame!r}: boxes and labels differ in length",
-                        found=(len(boxes), len(labels)),
-                    )
-                )
-            result[frame] = (boxes, labels)
-        return result
+        except DataFileError as error:
+            yield error
+            continue
+        try:
+            n_boxes = len(np.asarray(entry["boxes"], dtype=np.int64).reshape(-1, 4))
+            n_labels = len(np.asarray(entry["labels"], dtype=np.int64).reshape(-1))
+        except (TypeError, ValueError):
+            expected = "boxes [[x0, y0, x1, y1], ...] and labels [int, ...]"
+            yield DataFileError(
+                "malformed box",
+                describe(path, f"frame {frame!r}: malformed boxes or labels", expected=expected),
+            )
+            continue
+        if n_boxes != n_labels:
+            problem = f"frame {frame!r}: boxes and labels differ in length"
+            yield DataFileError("malformed box", describe(path, problem, found=(n_boxes, n_labels)))

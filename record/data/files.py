@@ -27,8 +27,10 @@ __all__ = [
     "MAGNITUDE_DTYPES",
     "MASK_DTYPES",
     "ArraySpec",
+    "DataFileError",
     "NpyHeader",
     "check_header",
+    "check_npy",
     "load_npy",
     "read_json",
     "read_npy_header",
@@ -41,6 +43,17 @@ FLOAT_DTYPES: tuple[str, ...] = ("float32", "float64")
 MASK_DTYPES: tuple[str, ...] = ("float32", "float64", "float16", "bool", "uint8", "int8", "int32", "int64")
 #: Dtypes accepted for CARRADA RAD cubes, read as ``np.abs`` (real magnitudes or complex values).
 MAGNITUDE_DTYPES: tuple[str, ...] = FLOAT_DTYPES + ("complex64", "complex128")
+
+
+class DataFileError(DataFormatError):
+    """A :class:`DataFormatError` tagged with the kind of problem (``"wrong shape"``, ``"missing file"``, ...).
+
+    ``record data check`` tallies problems by ``kind``; everything else can treat it as a DataFormatError.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,7 @@ def _read_header(handle: IO[bytes], path: Path) -> NpyHeader:
         else:
             shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
     except (ValueError, EOFError, OSError) as error:
-        raise DataFormatError(describe(path, f"not a valid .npy file ({error})")) from None
+        raise DataFileError("not a .npy file", describe(path, f"not a valid .npy file ({error})")) from None
     return NpyHeader(
         tuple(shape), np.dtype(dtype), bool(fortran_order), handle.tell(), os.fstat(handle.fileno()).st_size
     )
@@ -102,9 +115,9 @@ def _open(path: Path) -> IO[bytes]:
     try:
         return open(path, "rb")
     except FileNotFoundError:
-        raise DataFormatError(describe(path, "file not found")) from None
+        raise DataFileError("missing file", describe(path, "file not found")) from None
     except IsADirectoryError:
-        raise DataFormatError(describe(path, "is a folder, not a .npy file")) from None
+        raise DataFileError("not a .npy file", describe(path, "is a folder, not a .npy file")) from None
 
 
 def read_npy_header(path: str | os.PathLike[str]) -> NpyHeader:
@@ -115,28 +128,30 @@ def read_npy_header(path: str | os.PathLike[str]) -> NpyHeader:
 
 
 def check_header(path: str | os.PathLike[str], header: NpyHeader, spec: ArraySpec) -> None:
-    """Raise :class:`DataFormatError` when ``header`` is truncated or does not match ``spec``."""
+    """Raise :class:`DataFileError` when ``header`` is truncated or does not match ``spec``."""
     if header.dtype.hasobject or header.dtype.name not in spec.dtypes:
-        raise DataFormatError(
-            describe(
-                path, f"wrong dtype for a {spec.what}", found=header.dtype, expected=" or ".join(spec.dtypes)
-            )
-        )
+        expected = " or ".join(spec.dtypes)
+        message = describe(path, f"wrong dtype for a {spec.what}", found=header.dtype, expected=expected)
+        raise DataFileError("wrong dtype", message)
     if not spec.shape_matches(header.shape):
-        raise DataFormatError(
-            describe(
-                path, f"wrong shape for a {spec.what}", found=header.shape, expected=spec.describe_shape()
-            )
-        )
+        expected = spec.describe_shape()
+        message = describe(path, f"wrong shape for a {spec.what}", found=header.shape, expected=expected)
+        raise DataFileError("wrong shape", message)
     if header.truncated:
-        raise DataFormatError(
-            describe(
-                path,
-                "truncated .npy file",
-                found=f"{header.file_size - header.data_offset} data bytes",
-                expected=f"{header.data_bytes} bytes for shape {header.shape} {header.dtype}",
-            )
+        message = describe(
+            path,
+            "truncated .npy file",
+            found=f"{header.file_size - header.data_offset} data bytes",
+            expected=f"{header.data_bytes} bytes for shape {header.shape} {header.dtype}",
         )
+        raise DataFileError("truncated file", message)
+
+
+def check_npy(path: str | os.PathLike[str], spec: ArraySpec) -> NpyHeader:
+    """Check the header of the ``.npy`` file at ``path`` against ``spec`` without reading its data."""
+    header = read_npy_header(path)
+    check_header(path, header, spec)
+    return header
 
 
 def load_npy(path: str | os.PathLike[str], spec: ArraySpec) -> np.ndarray:
@@ -148,7 +163,9 @@ def load_npy(path: str | os.PathLike[str], spec: ArraySpec) -> np.ndarray:
         count = math.prod(header.shape)
         data = np.fromfile(handle, dtype=header.dtype, count=count)
     if data.size != count:  # the file shrank between the size check and the read
-        raise DataFormatError(describe(path, "truncated .npy file", found=data.size, expected=count))
+        raise DataFileError(
+            "truncated file", describe(path, "truncated .npy file", found=data.size, expected=count)
+        )
     order = "F" if header.fortran_order else "C"
     return data.reshape(header.shape, order=order)
 
@@ -159,23 +176,24 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataFormatError(describe(path, "file not found")) from None
+        raise DataFileError("missing file", describe(path, "file not found")) from None
     except UnicodeDecodeError as error:
-        raise DataFormatError(describe(path, f"not a UTF-8 text file ({error.reason})")) from None
+        raise DataFileError(
+            "invalid JSON", describe(path, f"not a UTF-8 text file ({error.reason})")
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise DataFormatError(describe(path, f"invalid JSON ({error.msg})", line=error.lineno)) from None
+        message = describe(path, f"invalid JSON ({error.msg})", line=error.lineno)
+        raise DataFileError("invalid JSON", message) from None
 
 
 def require_keys(path: str | os.PathLike[str], where: str, mapping: Any, keys: Iterable[str]) -> None:
     """Raise when ``mapping`` (found at ``where`` inside ``path``) is not a dict holding every key of ``keys``."""
     if not isinstance(mapping, dict):
-        raise DataFormatError(describe(path, f"{where} must be a JSON object", found=type(mapping).__name__))
+        message = describe(path, f"{where} must be a JSON object", found=type(mapping).__name__)
+        raise DataFileError("wrong JSON type", message)
     missing = [key for key in keys if key not in mapping]
     if missing:
-        raise DataFormatError(
-            describe(
-                path, f"{where} misses key(s) {', '.join(map(repr, missing))}", found=sorted(mapping)[:12]
-            )
-        )
+        problem = f"{where} misses key(s) {', '.join(map(repr, missing))}"
+        raise DataFileError("missing JSON key", describe(path, problem, found=sorted(mapping)[:12]))

@@ -15,55 +15,73 @@ from pathlib import Path
 import numpy as np
 
 from record.classes import ROD2021_CLASSES
+from record.data.files import DataFileError
 from record.detections import ObjectTable
 from record.errors import DataFormatError
 from record.fileio import atomic_write_text
 
-__all__ = ["read_annotations", "read_detections", "write_detections"]
+__all__ = ["read_annotations", "read_detections", "scan_annotations", "write_detections"]
 
 
-def _parse(path: Path, n_fields: int, classes: tuple[str, ...]) -> ObjectTable:
+def _parse_line(
+    path: Path, line_no: int, fields: list[str], n_fields: int, class_index: dict[str, int]
+) -> tuple[int, int, float, float, float]:
+    """(frame, class id, range, azimuth, score) of one non-blank line; raises :class:`DataFileError`."""
+    layout = "frame range_m azimuth_rad class_name" + (" score" if n_fields == 5 else "")
+    text = " ".join(fields)
+    if len(fields) != n_fields:
+        raise DataFileError(
+            "malformed line",
+            f"{path}:{line_no}: malformed line {text!r} (found {len(fields)} fields, expected {n_fields}: {layout})",
+        )
+    try:
+        frame = int(fields[0])
+        range_m, azimuth = float(fields[1]), float(fields[2])
+        score = float(fields[4]) if n_fields == 5 else 1.0
+    except ValueError:
+        raise DataFileError(
+            "malformed line",
+            f"{path}:{line_no}: malformed line {text!r} (expected {layout} with numeric fields)",
+        ) from None
+    if frame < 0:
+        raise DataFileError("malformed line", f"{path}:{line_no}: negative frame index {frame}")
+    if not (np.isfinite(range_m) and np.isfinite(azimuth)):
+        raise DataFileError(
+            "malformed line", f"{path}:{line_no}: non-finite range or azimuth ({range_m}, {azimuth})"
+        )
+    if fields[3] not in class_index:
+        known = ", ".join(class_index)
+        raise DataFileError(
+            "unknown class", f"{path}:{line_no}: unknown class {fields[3]!r} (expected one of {known})"
+        )
+    if not 0.0 < score <= 1.0:
+        raise DataFileError("malformed line", f"{path}:{line_no}: score {fields[4]} outside (0, 1]")
+    return frame, class_index[fields[3]], range_m, azimuth, score
+
+
+def _parse(
+    path: Path, n_fields: int, classes: tuple[str, ...], problems: list[DataFileError] | None = None
+) -> ObjectTable:
+    """Parse a text file; the first bad line raises, or every bad line is appended to ``problems`` and skipped."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataFormatError(f"{path}: file not found") from None
+        raise DataFileError("missing file", f"{path}: file not found") from None
     except UnicodeDecodeError as error:
-        raise DataFormatError(f"{path}: not a UTF-8 text file ({error.reason})") from None
+        raise DataFileError("malformed line", f"{path}: not a UTF-8 text file ({error.reason})") from None
     class_index = {name: i for i, name in enumerate(classes)}
-    frames, class_ids, ranges, azimuths, scores = [], [], [], [], []
-    layout = "frame range_m azimuth_rad class_name" + (" score" if n_fields == 5 else "")
+    rows = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
-        if len(fields) != n_fields:
-            raise DataFormatError(
-                f"{path}:{line_no}: malformed line {line.strip()!r} "
-                f"(found {len(fields)} fields, expected {n_fields}: {layout})"
-            )
         try:
-            frame = int(fields[0])
-            range_m, azimuth = float(fields[1]), float(fields[2])
-            score = float(fields[4]) if n_fields == 5 else 1.0
-        except ValueError:
-            raise DataFormatError(
-                f"{path}:{line_no}: malformed line {line.strip()!r} (expected {layout} with numeric fields)"
-            ) from None
-        if frame < 0:
-            raise DataFormatError(f"{path}:{line_no}: negative frame index {frame}")
-        if not (np.isfinite(range_m) and np.isfinite(azimuth)):
-            raise DataFormatError(f"{path}:{line_no}: non-finite range or azimuth ({range_m}, {azimuth})")
-        if fields[3] not in class_index:
-            raise DataFormatError(
-                f"{path}:{line_no}: unknown class {fields[3]!r} (expected one of {', '.join(classes)})"
-            )
-        if not 0.0 < score <= 1.0:
-            raise DataFormatError(f"{path}:{line_no}: score {fields[4]} outside (0, 1]")
-        frames.append(frame)
-        class_ids.append(class_index[fields[3]])
-        ranges.append(range_m)
-        azimuths.append(azimuth)
-        scores.append(score)
+            rows.append(_parse_line(path, line_no, fields, n_fields, class_index))
+        except DataFileError as error:
+            if problems is None:
+                raise
+            problems.append(error)
+    frames, class_ids, ranges, azimuths, scores = zip(*rows) if rows else ((), (), (), (), ())
     return ObjectTable(
         np.asarray(frames, dtype=np.int64),
         np.asarray(class_ids, dtype=np.int64),
@@ -77,6 +95,14 @@ def _parse(path: Path, n_fields: int, classes: tuple[str, ...]) -> ObjectTable:
 def read_annotations(path: str | os.PathLike[str], classes: tuple[str, ...] = ROD2021_CLASSES) -> ObjectTable:
     """Ground-truth objects of one sequence (score 1), in file order."""
     return _parse(Path(path), 4, classes)
+
+
+def scan_annotations(
+    path: str | os.PathLike[str], classes: tuple[str, ...] = ROD2021_CLASSES
+) -> tuple[ObjectTable, list[DataFileError]]:
+    """The valid objects of an annotation file and one problem per bad line (for ``record data check``)."""
+    problems: list[DataFileError] = []
+    return _parse(Path(path), 4, classes, problems), problems
 
 
 def read_detections(path: str | os.PathLike[str], classes: tuple[str, ...] = ROD2021_CLASSES) -> ObjectTable:

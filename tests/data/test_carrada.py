@@ -62,7 +62,7 @@ def test_invalid_json_names_line(carrada_tree) -> None:
 
 def test_malformed_frame_ids(carrada_tree) -> None:
     root = carrada_tree(light={CARRADA_TRAIN: ["0001"], CARRADA_VALID: [], CARRADA_TEST: []})
-    with pytest.raises(DataFormatError, match="malformed frame ids"):
+    with pytest.raises(DataFormatError, match=r"holds 1 malformed frame id\(s\)"):
         CarradaLayout(root).frames(CARRADA_TRAIN)
 
 
