@@ -50,6 +50,8 @@ __all__ = [
     "DATA_SEQ_REF_KEYS",
     "FRAME_ANNOTATION_KEYS",
     "MASK_VIEWS",
+    "PUBLISHED_SPLITS",
+    "RAD_SPEC",
     "SIGNALS",
     "SPLITS",
     "TVT_STATS",
@@ -71,6 +73,65 @@ __all__ = [
 
 #: Split names as written in ``data_seq_ref.json``.
 SPLITS: tuple[str, ...] = ("Train", "Validation", "Test")
+#: The published split of the 30 CARRADA sequences (datasets.md §1.8; also in every ``data_seq_ref.json``).
+PUBLISHED_SPLITS: dict[str, str] = {
+    **{
+        f"{day}-{time}": "Train"
+        for day, times in (
+            (
+                "2019-09-16",
+                (
+                    "12-52-12",
+                    "12-55-51",
+                    "12-58-42",
+                    "13-03-38",
+                    "13-11-12",
+                    "13-14-29",
+                    "13-20-20",
+                    "13-25-35",
+                ),
+            ),
+            (
+                "2020-02-28",
+                (
+                    "12-12-16",
+                    "12-16-05",
+                    "12-22-05",
+                    "13-05-44",
+                    "13-06-53",
+                    "13-09-58",
+                    "13-10-51",
+                    "13-12-42",
+                    "13-13-43",
+                    "13-15-36",
+                ),
+            ),
+        )
+        for time in times
+    },
+    **dict.fromkeys(
+        (
+            "2019-09-16-13-06-41",
+            "2019-09-16-13-23-22",
+            "2020-02-28-12-17-57",
+            "2020-02-28-12-20-22",
+            "2020-02-28-13-07-38",
+            "2020-02-28-13-11-45",
+        ),
+        "Validation",
+    ),
+    **dict.fromkeys(
+        (
+            "2019-09-16-13-13-01",
+            "2019-09-16-13-18-33",
+            "2020-02-28-12-13-54",
+            "2020-02-28-12-23-30",
+            "2020-02-28-13-08-51",
+            "2020-02-28-13-14-35",
+        ),
+        "Test",
+    ),
+}
 #: Keys every ``data_seq_ref.json`` entry holds.
 DATA_SEQ_REF_KEYS: tuple[str, ...] = (
     "instances",
@@ -88,7 +149,8 @@ MASK_VIEWS: tuple[str, ...] = ("rd", "ra")
 SIGNALS: tuple[str, ...] = ("processed", "raw", "numpy")
 
 _FRAME_ID = re.compile(r"^\d{6}$")
-_RAD_SPEC = ArraySpec(CARRADA.view("rad").shape, MAGNITUDE_DTYPES, "CARRADA RAD cube")
+#: A RAD cube ``[range, angle, Doppler]``, real magnitudes or complex values.
+RAD_SPEC = ArraySpec(CARRADA.view("rad").shape, MAGNITUDE_DTYPES, "CARRADA RAD cube")
 
 
 @dataclass(frozen=True)
@@ -353,7 +415,7 @@ class CarradaLayout:
 
     def rad(self, sequence: str, frame: str) -> np.ndarray:
         """RAD cube ``np.abs`` as float32 ``[range, angle, Doppler]`` = (256, 256, 64), row 0 = far."""
-        return np.abs(load_npy(self.rad_path(sequence, frame), _RAD_SPEC)).astype(np.float32, copy=False)
+        return np.abs(load_npy(self.rad_path(sequence, frame), RAD_SPEC)).astype(np.float32, copy=False)
 
     # ---------------------------------------------------------------- annotation JSONs (optional files)
     @property

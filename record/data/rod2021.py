@@ -17,9 +17,11 @@ azimuth uniform in sin(theta) (:data:`record.sensors.ROD2021`). A sequence has (
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +35,14 @@ from record.sensors import ROD2021
 __all__ = [
     "CHIRP_FOLDER",
     "CHIRP_SPEC",
+    "EVALUATION_GATE",
+    "PUBLISHED_SPLITS",
+    "SEQUENCE_NAME",
     "SPLITS",
     "TEST_SEQUENCES",
     "TRAIN_SEQUENCES",
     "VALIDATION_SEQUENCES",
+    "EvaluationGate",
     "Rod2021Layout",
     "chirp_file_name",
     "parse_chirp_file_name",
@@ -82,6 +88,31 @@ TEST_SEQUENCES: tuple[str, ...] = (
     "2019_10_13_ONRD048",
 )
 
+
+@dataclass(frozen=True)
+class EvaluationGate:
+    """Range and azimuth limits of ROD2021 scoring (metres, radians)."""
+
+    min_range_m: float = 1.0
+    max_range_m: float = 25.0
+    max_abs_azimuth_rad: float = math.radians(60.0)
+
+    def contains(self, range_m: np.ndarray, azimuth_rad: np.ndarray) -> np.ndarray:
+        """Boolean ``[N]``: inside the gate (limits included)."""
+        r, a = np.asarray(range_m), np.asarray(azimuth_rad)
+        return (r >= self.min_range_m) & (r <= self.max_range_m) & (np.abs(a) <= self.max_abs_azimuth_rad)
+
+
+#: Where ROD2021 scoring looks (cruw-devkit ``load_txt.py``): objects and detections elsewhere are discarded.
+EVALUATION_GATE = EvaluationGate()
+#: Published sequence name -> its split in RECORD's reorganised layout.
+PUBLISHED_SPLITS: dict[str, str] = {
+    **dict.fromkeys(TRAIN_SEQUENCES, "train"),
+    **dict.fromkeys(VALIDATION_SEQUENCES, "valid"),
+    **dict.fromkeys(TEST_SEQUENCES, "test"),
+}
+#: ``YYYY_MM_DD_<SCENE><NNN>`` in upper case, e.g. ``2019_04_09_BMS1000``.
+SEQUENCE_NAME = re.compile(r"^\d{4}_\d{2}_\d{2}_[A-Z0-9]*[A-Z][A-Z0-9]*\d{3}$")
 _CHIRP_FILE = re.compile(r"^(\d{6})_(\d{4})\.npy$")
 
 
@@ -150,6 +181,10 @@ class Rod2021Layout:
     def all_sequences(self) -> list[str]:
         """Every sequence folder of the tree, sorted by split folder then name."""
         return list(self._folders)
+
+    def sequence_folders(self) -> dict[str, str]:
+        """Sequence name -> the split folder under ``sequences/`` holding it (``train``, ``valid``, ``test``)."""
+        return dict(self._folders)
 
     def sequences(self, split: str) -> list[str]:
         """Sequences of ``split`` (``train``, ``valid`` or ``test``), sorted by name."""
