@@ -1,11 +1,11 @@
 """ROD2021 scoring speed on a validation-sized case, end to end (reading the text files + scoring).
 
-Builds 4 sequences with 4,395 frames in total (about 3 objects and 20 detections per frame: noisy true detections,
-misses, class confusions, lower-scored duplicates and low-scored false positives filling each frame to 20), writes
-them as real ``<SEQ>.txt`` files in a temporary folder and times :func:`record.eval.rod2021.score_rod2021_dirs`
-(median of several runs after one warm-up). Baselines measured in the same run on the same files: the plain
-devkit-style loop implementation and the pycocotools adapter kept as test oracles in ``tests/eval/``; the AP / AR of
-all three must agree.
+Builds 4 sequences with 4,395 frames in total (about 3 objects and 20 detections per frame: noisy true
+detections, misses, class confusions, lower-scored duplicates and low-scored false positives filling each
+frame to 20), writes them as real ``<SEQ>.txt`` files in a temporary folder and times
+:func:`record.eval.rod2021.score_rod2021_dirs` (median of several runs after one warm-up). Baselines measured
+in the same run on the same files: the plain devkit-style loop implementation and the pycocotools adapter kept
+as test oracles in ``tests/eval/``; the results of all three must agree.
 
 Usage: ``python benchmarks/scoring.py [--json] [--runs N] [--seed S]``
 """
@@ -60,7 +60,7 @@ def _tracks(rng: np.random.Generator, n_frames: int) -> ObjectTable:
 
 
 def _detections(rng: np.random.Generator, gt: ObjectTable, n_frames: int) -> ObjectTable:
-    """Noisy detections of ``gt`` plus duplicates and false positives, 20 per frame, shuffled within frames."""
+    """Noisy detections of ``gt``, duplicates and false positives: 20 per frame, shuffled within frames."""
     n = len(gt)
     seen = rng.random(n) < 0.98 - 0.008 * gt.range_m
     noise = np.array([1.0, 1.3, 2.0])[gt.class_id]
@@ -71,7 +71,8 @@ def _detections(rng: np.random.Generator, gt: ObjectTable, n_frames: int) -> Obj
     dup = seen & (rng.random(n) < 0.06)
     parts = [
         (gt.frame[seen], cls[seen], r[seen], a[seen], score[seen]),
-        (gt.frame[dup], cls[dup], r[dup] + rng.normal(0, 0.3, dup.sum()), a[dup], score[dup] * rng.uniform(0.3, 0.9, dup.sum())),
+        (gt.frame[dup], cls[dup], r[dup] + rng.normal(0, 0.3, dup.sum()), a[dup],
+         score[dup] * rng.uniform(0.3, 0.9, dup.sum())),
     ]
     real_per_frame = np.bincount(np.concatenate([p[0] for p in parts]), minlength=n_frames)
     n_fp = np.maximum(DETECTIONS_PER_FRAME - real_per_frame, 0)
@@ -93,8 +94,8 @@ def build_case(root: Path, seed: int) -> tuple[Path, Path]:
     for i, n_frames in enumerate(FRAMES_PER_SEQUENCE):
         name = f"2019_05_{i + 9:02d}_BENCH{i:03d}"
         gt = _tracks(rng, n_frames)
-        lines = [f"{f} {r:.4f} {a:.4f} {ROD2021_CLASSES[c]}\n"
-                 for f, c, r, a in zip(gt.frame.tolist(), gt.class_id.tolist(), gt.range_m.tolist(), gt.azimuth_rad.tolist())]
+        columns = (gt.frame.tolist(), gt.class_id.tolist(), gt.range_m.tolist(), gt.azimuth_rad.tolist())
+        lines = [f"{f} {r:.4f} {a:.4f} {ROD2021_CLASSES[c]}\n" for f, c, r, a in zip(*columns)]
         (gt_dir / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
         write_detections(det_dir / f"{name}.txt", _detections(rng, gt, n_frames))
     return gt_dir, det_dir

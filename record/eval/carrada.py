@@ -2,8 +2,8 @@
 
 With ``C`` the confusion matrix (rows = ground truth, columns = prediction) and ``TP = diag(C)``:
 
-* IoU_k = TP_k / (row_k + col_k - TP_k), precision_k = TP_k / col_k, recall_k = TP_k / row_k; a 0/0 ratio counts
-  as 0 and still enters the means;
+* IoU_k = TP_k / (row_k + col_k - TP_k), precision_k = TP_k / col_k, recall_k = TP_k / row_k; a 0/0 ratio
+  counts as 0 and still enters the means;
 * Dice_k = 2 P_k R_k / (P_k + R_k + 1e-8) (MVRSS's form, within 5e-9 of 2TP / (2TP + FP + FN));
 * mIoU, mDice, precision and recall are plain means over all classes, background included.
 
@@ -40,17 +40,21 @@ LABEL_MAP_DTYPES: tuple[str, ...] = ("uint8", "int8", "uint16", "int16", "uint32
 PREDICTION_FILES: dict[str, str] = {"rd": "range_doppler.npy", "ra": "range_angle.npy"}
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = len(CARRADA_CLASSES)) -> np.ndarray:
+def confusion_matrix(
+    labels: np.ndarray, predictions: np.ndarray, n_classes: int = len(CARRADA_CLASSES)
+) -> np.ndarray:
     """Confusion matrix ``int64[n_classes, n_classes]`` (rows = ground truth) of two integer label maps.
 
     Both arrays must have the same shape and hold class ids in ``[0, n_classes)``.
     """
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape:
-        raise InputError(f"confusion_matrix: labels {labels.shape} and predictions {predictions.shape} differ in shape")
+        raise InputError(
+            f"confusion_matrix: labels {labels.shape} and predictions {predictions.shape} differ in shape"
+        )
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values.dtype.kind not in "iub":
-            raise InputError(f"confusion_matrix: {name} must hold integer class ids (found dtype {values.dtype})")
+            raise InputError(f"confusion_matrix: {name} must hold integer class ids (found {values.dtype})")
         if values.size and (values.min() < 0 or values.max() >= n_classes):
             raise InputError(
                 f"confusion_matrix: {name} hold class ids outside [0, {n_classes}) "
@@ -74,7 +78,7 @@ class SegmentationMetrics:
     Attributes:
         confusion_matrix: ``int64[C, C]``, rows = ground truth, columns = prediction.
         iou, dice, precision, recall: per class.
-        accuracy: MVRSS's per-class "accuracy", sum(TP) / (row_k + col_k + sum(TP) - 2 TP_k) (for parity only).
+        accuracy: MVRSS's per-class "accuracy", sum(TP) / (row_k + col_k + sum(TP) - 2 TP_k) (parity only).
     """
 
     confusion_matrix: np.ndarray
@@ -160,13 +164,17 @@ def _load_prediction(path: Path, view: str) -> np.ndarray:
 
 
 def score_carrada_predictions(
-    pred_dir: str | os.PathLike[str], layout: CarradaLayout, split: str = "test", views: tuple[str, ...] = ("rd", "ra")
+    pred_dir: str | os.PathLike[str],
+    layout: CarradaLayout,
+    split: str = "test",
+    views: tuple[str, ...] = ("rd", "ra"),
 ) -> dict[str, SegmentationMetrics]:
     """Score saved label maps against a CARRADA split's dense masks, one confusion matrix per view.
 
     Args:
-        pred_dir: folder mirroring the dataset, ``<seq>/<frame:06d>/range_doppler.npy`` and ``range_angle.npy``:
-            integer class-id maps of the view's shape (RD 256 x 64, RA 256 x 256, in the dataset's orientation).
+        pred_dir: folder mirroring the dataset, ``<seq>/<frame:06d>/range_doppler.npy`` and
+            ``range_angle.npy``: integer class-id maps of the view's shape (RD 256 x 64, RA 256 x 256) in the
+            dataset's orientation.
         layout: the dataset (its ``sequences``, ``frames`` and ``mask``).
         split: ``train``, ``validation`` or ``test``.
         views: views to score.
@@ -184,5 +192,6 @@ def score_carrada_predictions(
         for frame in layout.frames(sequence):
             for view, accumulator in accumulators.items():
                 ground_truth = np.argmax(layout.mask(sequence, frame, view), axis=0)
-                accumulator.add(ground_truth, _load_prediction(pred_dir / sequence / frame / PREDICTION_FILES[view], view))
+                prediction = _load_prediction(pred_dir / sequence / frame / PREDICTION_FILES[view], view)
+                accumulator.add(ground_truth, prediction)
     return {view: accumulator.metrics() for view, accumulator in accumulators.items()}

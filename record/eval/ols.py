@@ -1,6 +1,6 @@
 """Object Location Similarity (OLS), the ROD2021 counterpart of IoU.
 
-``OLS = exp(-d^2 / (2 s^2 kappa))`` with ``d`` the bird's-eye-view distance between two objects of the same class
+``OLS = exp(-d^2 / (2 s^2 kappa))`` with ``d`` the bird's-eye-view distance between two objects of one class
 (``x = r sin(theta)``, ``y = r cos(theta)``), ``s`` the range of the reference object (the ground truth when
 scoring, the kept peak in location-based NMS) and ``kappa = size / 100`` from the class size of cruw-devkit's
 ``object_config.json``. The arithmetic follows cruw-devkit's ``get_ols_btw_objects`` step by step, so values

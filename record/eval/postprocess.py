@@ -1,15 +1,17 @@
-"""ROD2021 post-processing: confidence maps -> peaks -> location-based NMS -> the top detections of each frame.
+"""ROD2021 post-processing: confidence maps -> peaks -> location-based NMS -> the best detections per frame.
 
 The published pipeline (RODNet ``post_process_single_frame``, copied by RECORD), batched over frames:
 
-1. :func:`detect_peaks`: per class, a pixel is a peak when it is the unique maximum of its 3 (range) x 5 (azimuth)
-   neighbourhood and its value exceeds ``peak_threshold``; rows ``1 .. H-2`` and columns ``2 .. W-3`` are scanned.
-2. :func:`location_nms`: per frame and class, greedy suppression by OLS (the kept peak's range is the scale), at
-   most ``max_dets`` kept per class. ``published=True`` reproduces RODNet's ``lnms``, which deletes from the list
-   it iterates over and therefore never tests the candidate right after a deleted one against the kept peak
+1. :func:`detect_peaks`: per class, a pixel is a peak when it is the unique maximum of its 3 (range) x 5
+   (azimuth) neighbourhood and exceeds ``peak_threshold``; rows ``1 .. H-2`` and columns ``2 .. W-3`` are
+   scanned.
+2. :func:`location_nms`: per frame and class, greedy suppression by OLS (the kept peak's range is the scale),
+   at most ``max_dets`` kept per class. ``published=True`` reproduces RODNet's ``lnms``, which deletes from
+   the list it iterates over and so never tests the candidate right after a deleted one against the kept peak
    (``record-architecture.md`` Q5); the default is the correct greedy suppression.
-3. :func:`decode_confmaps`: the survivors of all classes sorted by score (stable: class order, then peak order),
-   the ``max_dets`` best of each frame, converted from bins to metres / radians through the capture's axes.
+3. :func:`decode_confmaps`: the survivors of all classes sorted by score (stable: class order, then peak
+   order), the ``max_dets`` best of each frame, converted from bins to metres / radians by the capture's axes.
+   (RODNet reverses an ascending stable sort, which orders exact score ties the other way round.)
 """
 
 from __future__ import annotations
@@ -49,14 +51,14 @@ class PostProcessConfig:
 
 
 def detect_peaks(confmaps: np.ndarray, threshold: float = 0.3) -> np.ndarray:
-    """Peaks of confidence maps ``[..., H, W]`` (range rows, azimuth columns); returns a bool mask of the same shape.
+    """Peaks of confidence maps ``[..., H, W]`` (range rows, azimuth columns), as a bool mask of that shape.
 
-    A pixel is a peak when no other pixel of its 3 x 5 neighbourhood is >= it and it is > ``threshold``. Only the
-    interior (rows 1 .. H-2, columns 2 .. W-3) can hold peaks, as in the published scan.
+    A pixel is a peak when no other pixel of its 3 x 5 neighbourhood is >= it and it is > ``threshold``. Only
+    the interior (rows 1 .. H-2, columns 2 .. W-3) can hold peaks, as in the published scan.
     """
     maps = np.asarray(confmaps)
     if maps.ndim < 2 or maps.shape[-2] < 2 * _PEAK_HALF[0] + 1 or maps.shape[-1] < 2 * _PEAK_HALF[1] + 1:
-        raise InputError(f"detect_peaks: confidence maps must be [..., H >= 3, W >= 5] (found shape {maps.shape})")
+        raise InputError(f"detect_peaks: maps must be [..., H >= 3, W >= 5] (found shape {maps.shape})")
     height, width = maps.shape[-2:]
     dr, dc = _PEAK_HALF
     centre = maps[..., dr : height - dr, dc : width - dc]
@@ -72,7 +74,9 @@ def detect_peaks(confmaps: np.ndarray, threshold: float = 0.3) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _lnms_kernel(group_start, range_m, azimuth_rad, kappa, ols_threshold, max_keep, published):  # pragma: no cover
+def _lnms_kernel(  # pragma: no cover
+    group_start, range_m, azimuth_rad, kappa, ols_threshold, max_keep, published
+):
     keep = np.zeros(range_m.shape[0], dtype=np.bool_)
     for group in range(group_start.shape[0] - 1):
         remaining = np.arange(group_start[group], group_start[group + 1])
@@ -151,15 +155,16 @@ def decode_confmaps(
     """Detections of a batch of confidence maps.
 
     Args:
-        confmaps: probabilities (after ``model.activate``) ``[F, K, H, W]``: frames, classes, range rows, azimuth
-            columns on the capture's grids (ROD2021: 128 x 128).
+        confmaps: probabilities (after ``model.activate``) ``[F, K, H, W]``: frames, classes, range rows,
+            azimuth columns on the capture's grids (ROD2021: 128 x 128).
         config: thresholds, per-class / per-frame cap and L-NMS mode.
         first_frame: frame index of ``confmaps[0]``.
         classes: class names of the K channels.
         capture: capture whose range / azimuth axes convert bins to metres / radians.
 
     Returns:
-        An :class:`ObjectTable` ordered by frame, then by descending score (at most ``config.max_dets`` per frame).
+        An :class:`ObjectTable` ordered by frame, then by descending score, at most ``config.max_dets`` per
+        frame.
     """
     maps = np.asarray(confmaps)
     axes_shape = (len(classes), capture.range.n_bins, capture.azimuth.n_bins)
@@ -184,6 +189,6 @@ def decode_confmaps(
     rank = np.arange(len(idx)) - np.searchsorted(frame_sorted, frame_sorted, side="left")
     idx = idx[rank < config.max_dets]
     return ObjectTable(
-        frame[idx].astype(np.int64) + first_frame, class_id[idx].astype(np.int64), range_m[idx], azimuth_rad[idx],
-        score[idx], tuple(classes),
+        frame[idx].astype(np.int64) + first_frame, class_id[idx].astype(np.int64), range_m[idx],
+        azimuth_rad[idx], score[idx], tuple(classes),
     )

@@ -1,18 +1,19 @@
 """ROD2021 scoring, numerically identical to cruw-devkit's ``evaluate_rod2021`` (COCO-style AP / AR with OLS).
 
-Protocol (``docs``: ``evaluation.md`` §1.3, §1.5, §1.6):
+Protocol (cruw-devkit ``cruw/eval/rod/{load_txt,rod_eval_utils,eval_rod2021}.py``):
 
 * **Gate**: ground truth and detections are kept, independently, when 1 <= range <= 25 m and
   |azimuth| <= 60 deg (boundaries kept).
-* **Matching**, per (sequence, frame, class) and OLS threshold t in 0.50:0.05:0.90: detections in descending score
-  order (ties keep file order) each take the unmatched ground truth with the highest OLS >= min(t, 1 - 1e-10)
-  (the last one among equals, as the devkit's loop does).
-* **Accumulation**, per class over all frames and sequences (concatenated in sequence, frame, within-frame order):
-  stable sort by descending score, cumulative TP / FP, recall = TP / n_gt, precision = TP / (TP + FP), monotone
-  precision envelope sampled at 101 recall points with ``searchsorted(side='left')`` (0 beyond the final recall).
-* **Summary**: AP = mean of the 9 x 101 precision samples, AR = mean over thresholds of the final recall, per class;
-  overall values weight the classes by their gated ground-truth counts. Sequences are scored in sorted name order,
-  as the devkit lists its folders.
+* **Matching**, per (sequence, frame, class) and OLS threshold t in 0.50:0.05:0.90: detections in
+  descending score order (ties keep file order) each take the unmatched ground truth with the highest
+  OLS >= min(t, 1 - 1e-10) (the last one among equals, as the devkit's loop does).
+* **Accumulation**, per class over all frames and sequences (concatenated in sequence, frame and
+  within-frame order): stable sort by descending score, cumulative TP / FP, recall = TP / (n_gt + eps),
+  precision = TP / (TP + FP + eps), monotone precision envelope sampled at 101 recall points with
+  ``searchsorted(side='left')`` (0 beyond the final recall).
+* **Summary**: per class, AP = mean of the 9 x 101 precision samples and AR = mean over thresholds of the
+  final recall; overall values weight the classes by their gated ground-truth counts. Sequences are scored in
+  sorted name order, as the devkit lists its folders.
 
 Matching runs in a Numba kernel over all frames at once; accumulation is vectorised NumPy.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,11 +67,14 @@ def in_gate(range_m: np.ndarray, azimuth_rad: np.ndarray) -> np.ndarray:
     """Bool mask of the objects inside the evaluation gate (1 <= r <= 25 m, |azimuth| <= 60 deg)."""
     range_m, azimuth_rad = np.asarray(range_m), np.asarray(azimuth_rad)
     low, high = GATE_RANGE_M
-    return (range_m >= low) & (range_m <= high) & (azimuth_rad >= -GATE_AZIMUTH_RAD) & (azimuth_rad <= GATE_AZIMUTH_RAD)
+    in_range = (range_m >= low) & (range_m <= high)
+    return in_range & (azimuth_rad >= -GATE_AZIMUTH_RAD) & (azimuth_rad <= GATE_AZIMUTH_RAD)
 
 
 @numba.njit(cache=True)
-def _match_kernel(gt_lo, gt_hi, gt_range, gt_azimuth, det_lo, det_hi, det_range, det_azimuth, kappa, thresholds):  # pragma: no cover
+def _match_kernel(  # pragma: no cover
+    gt_lo, gt_hi, gt_range, gt_azimuth, det_lo, det_hi, det_range, det_azimuth, kappa, thresholds
+):
     matched = np.zeros((thresholds.shape[0], det_range.shape[0]), dtype=np.bool_)
     for group in range(kappa.shape[0]):
         n_gt = gt_hi[group] - gt_lo[group]
@@ -108,13 +112,13 @@ def match_detections(
     det_group: np.ndarray,
     det_range_m: np.ndarray,
     det_azimuth_rad: np.ndarray,
-    group_kappa: Callable[[np.ndarray], np.ndarray],
+    det_kappa: np.ndarray,
     ols_thresholds: np.ndarray = OLS_THRESHOLDS,
 ) -> np.ndarray:
     """Greedy OLS matching of detections to ground truth within groups (one frame and class each).
 
-    Both sides must be sorted by group; within a group, ground truth in file order and detections by descending
-    score (ties in file order). ``group_kappa`` maps group labels to their class's OLS kappa.
+    Both sides must be sorted by their integer group label; within a group, ground truth in file order and
+    detections by descending score (ties in file order). ``det_kappa`` is each detection's class OLS kappa.
 
     Returns:
         ``bool[T, N_det]``: whether each detection is a true positive at each OLS threshold.
@@ -127,7 +131,7 @@ def match_detections(
     return _match_kernel(
         gt_lo, gt_hi, np.asarray(gt_range_m, np.float64), np.asarray(gt_azimuth_rad, np.float64),
         det_lo, det_hi, np.asarray(det_range_m, np.float64), np.asarray(det_azimuth_rad, np.float64),
-        np.asarray(group_kappa(groups), np.float64), np.asarray(ols_thresholds, np.float64),
+        np.asarray(det_kappa, np.float64)[det_lo], np.asarray(ols_thresholds, np.float64),
     )
 
 
@@ -136,8 +140,8 @@ class Accumulation:
     """Precision / recall over a set of frames (the devkit's ``accumulate()`` output).
 
     Attributes:
-        precision: ``[T, R, K]`` envelope precision at each OLS threshold and recall point; -1 for a class with
-            neither ground truth nor detections.
+        precision: ``[T, R, K]`` envelope precision at each OLS threshold and recall point; -1 for a class
+            with neither ground truth nor detections.
         recall: ``[T, K]`` recall after the last detection (-1 for an absent class).
         scores: ``[T, R, K]`` detection score at each sampled recall point (0 beyond the final recall).
         object_counts: ``[K]`` gated ground-truth objects.
@@ -170,8 +174,9 @@ def accumulate(
 
     Args:
         matched: ``bool[T, N]`` true-positive flags per OLS threshold.
-        score: ``float[N]`` detection scores, and ``class_id``: ``int[N]``, both in concatenation order (sequence,
-            frame, descending score within a frame); the stable sort by score keeps that order among ties.
+        score: ``float[N]`` detection scores, and ``class_id``: ``int[N]``, both in concatenation order
+            (sequence, frame, descending score within a frame); the stable sort by score keeps that order
+            among ties.
         object_counts: ``int[K]`` ground-truth objects per class.
         classes: class names (K).
     """
@@ -221,7 +226,9 @@ class Summary:
     def to_dict(self) -> dict[str, float | None]:
         """``{"AP", "AP_0.5", ..., "AP_0.9", "AR", "AR_0.5", ...}`` with None for NaN."""
         result: dict[str, float | None] = {}
-        for name, total, per_threshold in (("AP", self.ap, self.ap_per_threshold), ("AR", self.ar, self.ar_per_threshold)):
+        for name, total, per_threshold in (
+            ("AP", self.ap, self.ap_per_threshold), ("AR", self.ar, self.ar_per_threshold)
+        ):
             result[name] = _json_float(total)
             for threshold, value in zip(self.ols_thresholds.tolist(), per_threshold.tolist()):
                 result[f"{name}_{threshold:g}"] = _json_float(value)
@@ -284,16 +291,20 @@ class Rod2021Score:
         return self.overall.ar
 
     @classmethod
-    def from_accumulation(cls, accumulation: Accumulation, per_sequence: dict[str, Rod2021Score] | None = None) -> Rod2021Score:
+    def from_accumulation(
+        cls, accumulation: Accumulation, per_sequence: dict[str, Rod2021Score] | None = None
+    ) -> Rod2021Score:
+        """Overall and per-class summaries of ``accumulation`` (a class alone = weight on that class only)."""
         counts = accumulation.object_counts
+        one_class = np.eye(len(counts)) * counts
         per_class = {
-            name: summarize(accumulation, np.where(np.arange(len(counts)) == k, counts, 0.0)) if counts[k] > 0 else None
+            name: summarize(accumulation, one_class[k]) if counts[k] > 0 else None
             for k, name in enumerate(accumulation.classes)
         }
         return cls(summarize(accumulation), per_class, accumulation, dict(per_sequence or {}))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``AP``, ``AR``, ``overall``, ``per_class``, ``counts`` and (when present) ``per_sequence``."""
+        """JSON-ready: ``AP``, ``AR``, ``overall``, ``per_class``, ``counts`` and any ``per_sequence``."""
         result: dict[str, Any] = {
             "AP": _json_float(self.ap),
             "AR": _json_float(self.ar),
@@ -309,7 +320,9 @@ class Rod2021Score:
         return result
 
 
-def _check_sequence_names(gt_names: Sequence[str], det_names: Sequence[str], gt_where: str, det_where: str) -> None:
+def _check_sequence_names(
+    gt_names: Sequence[str], det_names: Sequence[str], gt_where: str, det_where: str
+) -> None:
     missing = sorted(set(gt_names) - set(det_names))
     extra = sorted(set(det_names) - set(gt_names))
     problems = []
@@ -326,10 +339,8 @@ def _check_sequence_names(gt_names: Sequence[str], det_names: Sequence[str], gt_
 def _stack_gated(tables: Sequence[ObjectTable]) -> tuple[np.ndarray, ObjectTable]:
     """Concatenate sequences (sequence index ``int64[N]``, objects) and drop the objects outside the gate."""
     sequence = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(tables)])
-    table = ObjectTable(
-        *(np.concatenate([getattr(t, name) for t in tables]) for name in ("frame", "class_id", "range_m", "azimuth_rad", "score")),
-        tables[0].classes,
-    )
+    fields = ("frame", "class_id", "range_m", "azimuth_rad", "score")
+    table = ObjectTable(*(np.concatenate([getattr(t, f) for t in tables]) for f in fields), tables[0].classes)
     kept = in_gate(table.range_m, table.azimuth_rad)
     return sequence[kept], table.select(kept)
 
@@ -337,10 +348,10 @@ def _stack_gated(tables: Sequence[ObjectTable]) -> tuple[np.ndarray, ObjectTable
 def score_rod2021(
     ground_truth: Mapping[str, ObjectTable], detections: Mapping[str, ObjectTable]
 ) -> Rod2021Score:
-    """Score detections against ground truth, sequence by sequence name (e.g. ``{"2019_04_09_BMS1000": table}``).
+    """Score detections against ground truth, per sequence name (e.g. ``{"2019_04_09_BMS1000": table}``).
 
-    Both mappings must hold the same sequences and use the same class tuple. Returns the overall score with
-    ``per_sequence`` filled in.
+    Both mappings must hold the same sequences and use the same class tuple; detection scores must lie in
+    (0, 1]. Returns the overall score with ``per_sequence`` filled in.
     """
     _check_sequence_names(list(ground_truth), list(detections), "the ground truth", "the detections")
     names = sorted(ground_truth)
@@ -349,6 +360,11 @@ def score_rod2021(
         for side, table in (("ground truth", ground_truth[name]), ("detections", detections[name])):
             if table.classes != classes:
                 raise InputError(f"{side} of {name}: classes {table.classes} differ from {classes}")
+            if np.any(table.frame < 0):
+                raise InputError(f"{side} of {name}: negative frame index {table.frame.min()}")
+        outside = detections[name].score[~((detections[name].score > 0) & (detections[name].score <= 1))]
+        if outside.size:
+            raise InputError(f"detections of {name}: score {outside[0]} outside (0, 1]")
     kappa = class_kappas(classes)
     n_cls = len(classes)
 
@@ -363,9 +379,9 @@ def score_rod2021(
     det, det_key, det_seq = det.select(det_order), det_key[det_order], det_seq[det_order]
 
     matched = match_detections(
-        gt_key, gt.range_m, gt.azimuth_rad, det_key, det.range_m, det.azimuth_rad, lambda g: kappa[g % n_cls]
+        gt_key, gt.range_m, gt.azimuth_rad, det_key, det.range_m, det.azimuth_rad, kappa[det.class_id]
     )
-    gt_counts = np.bincount(gt_seq * n_cls + gt.class_id, minlength=len(names) * n_cls).reshape(len(names), n_cls)
+    gt_counts = np.bincount(gt_seq * n_cls + gt.class_id, minlength=len(names) * n_cls).reshape(-1, n_cls)
     per_sequence = {}
     for s, name in enumerate(names):
         mine = det_seq == s

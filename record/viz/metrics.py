@@ -1,7 +1,7 @@
-"""Metric pictures: ROD2021 precision-recall curves and CARRADA confusion matrices (matplotlib Agg, no pyplot).
+"""Metric pictures: ROD2021 precision-recall curves, CARRADA confusion matrices (matplotlib Agg, no pyplot).
 
-Both functions draw on a fresh :class:`matplotlib.figure.Figure` and write the file atomically; the format follows
-the file suffix (``.png``, ``.pdf``, ``.svg``).
+Both functions draw on a fresh :class:`matplotlib.figure.Figure` and write the file atomically; the format
+follows the file suffix (``.png``, ``.pdf``, ``.svg``).
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ def plot_precision_recall(
     available = accumulation.ols_thresholds.tolist()
     missing = [t for t in ols_thresholds if not np.isclose(available, t).any()]
     if missing:
-        raise InputError(f"plot_precision_recall: OLS thresholds {missing} not in the accumulation (expected some of {available})")
+        raise InputError(
+            f"plot_precision_recall: OLS thresholds {missing} not in the accumulation "
+            f"(expected any of {available})"
+        )
     rows = [int(np.argmin(np.abs(np.asarray(available) - t))) for t in ols_thresholds]
     n_classes = len(accumulation.classes)
     figure = Figure(figsize=(4.0 * n_classes, 3.8), layout="constrained")
@@ -64,7 +67,8 @@ def plot_precision_recall(
             continue
         for row, threshold in zip(rows, ols_thresholds):
             curve = accumulation.precision[row, :, k]
-            ax.plot(accumulation.recall_thresholds, curve, label=f"OLS {threshold:g}: AP {100 * curve.mean():.1f}")
+            label = f"OLS {threshold:g}: AP {100 * curve.mean():.1f}"
+            ax.plot(accumulation.recall_thresholds, curve, label=label)
         ax.legend(loc="lower left", fontsize="small")
     figure.suptitle(title)
     return _save(figure, path)
@@ -77,10 +81,10 @@ def plot_confusion_matrix(
     *,
     title: str = "confusion matrix",
 ) -> Path:
-    """Confusion matrix (rows = ground truth, columns = prediction), coloured by row share, annotated with counts."""
+    """Confusion matrix (rows = ground truth, columns = prediction) coloured by row share, with the counts."""
     matrix = np.asarray(confusion)
     if matrix.shape != (len(classes), len(classes)):
-        raise InputError(f"plot_confusion_matrix: matrix shape {matrix.shape} does not fit {len(classes)} classes")
+        raise InputError(f"plot_confusion_matrix: shape {matrix.shape} does not fit {len(classes)} classes")
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows != 0)
     figure = Figure(figsize=(1.2 * len(classes) + 2.5, 1.2 * len(classes) + 1.5), layout="constrained")
@@ -93,6 +97,7 @@ def plot_confusion_matrix(
     ax.set(xlabel="prediction", ylabel="ground truth", title=title)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, f"{matrix[i, j]:d}\n{100 * share[i, j]:.1f}%", ha="center", va="center", fontsize="small",
-                    color="white" if share[i, j] > 0.5 else "black")
+            text = f"{matrix[i, j]:d}\n{100 * share[i, j]:.1f}%"
+            colour = "white" if share[i, j] > 0.5 else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize="small", color=colour)
     return _save(figure, path)

@@ -2,8 +2,9 @@
 
 OLS is COCO's object keypoint similarity with a single keypoint: COCO computes
 ``exp(-d^2 / ((2 sigma)^2 * area * 2))``, so the object's bird's-eye-view position as the keypoint,
-``area = r_gt^2`` and ``sigma = sqrt(kappa) / 2`` give ``exp(-d^2 / (2 r_gt^2 kappa))``. ``COCOeval`` then does
-the same greedy matching and accumulation as cruw-devkit (one class at a time, since the keypoint sigma is global).
+``area = r_gt^2`` and ``sigma = sqrt(kappa) / 2`` give ``exp(-d^2 / (2 r_gt^2 kappa))``. ``COCOeval`` then
+does the same greedy matching and accumulation as cruw-devkit (one class at a time: the keypoint sigma is
+global).
 Differences: a class with detections but no ground truth stays at -1 here (0 in the devkit), and COCOeval's
 per-detection Python loops make it far too slow for the scorer itself.
 """
@@ -47,8 +48,10 @@ def score_coco(ground_truth, detections):
                 "keypoints": [x, y, 2], "num_keypoints": 1, "area": x * x + y * y, "bbox": [x, y, 0, 0],
             })
         kept, xs, ys = _keypoints(det)
-        for frame, cls, x, y, s in zip(det.frame[kept].tolist(), det.class_id[kept].tolist(), xs, ys, det.score[kept]):
-            results.append({"image_id": image_of[frame], "category_id": cls + 1, "keypoints": [x, y, 1], "score": s})
+        columns = (det.frame[kept].tolist(), det.class_id[kept].tolist(), xs, ys, det.score[kept].tolist())
+        for frame, cls, x, y, s in zip(*columns):
+            results.append({"image_id": image_of[frame], "category_id": cls + 1, "keypoints": [x, y, 1],
+                            "score": s})
     precision = -np.ones((len(OLS_THRESHOLDS), len(RECALL_THRESHOLDS), len(classes)))
     recall = -np.ones((len(OLS_THRESHOLDS), len(classes)))
     with contextlib.redirect_stdout(io.StringIO()):

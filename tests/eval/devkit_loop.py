@@ -1,7 +1,8 @@
 """A plain, object-by-object re-statement of cruw-devkit's ROD2021 evaluation (``evaluation.md`` §1.3-1.6).
 
-Kept only as a test oracle and as the benchmark baseline: Python dictionaries per (frame, class), scalar ``math``
-OLS, nested loops for matching and a Python loop for the precision envelope, the way the devkit computes them.
+Kept only as a test oracle and as the benchmark baseline: Python dictionaries per (frame, class), scalar
+``math`` OLS, nested loops for matching and a Python loop for the precision envelope, the way the devkit
+computes them.
 It shares no code with :mod:`record.eval.rod2021`.
 """
 
@@ -85,7 +86,7 @@ def _accumulate_class(detections, n_gt):
 
 
 def score_loop(ground_truth, detections):
-    """Devkit-style score of ``{sequence: ObjectTable}`` pairs: accumulate() arrays plus the weighted AP / AR."""
+    """Devkit-style score of ``{sequence: ObjectTable}`` pairs: accumulate() arrays and weighted AP / AR."""
     classes = next(iter(ground_truth.values())).classes
     n_classes = len(classes)
     per_class = [[] for _ in classes]
@@ -108,5 +109,5 @@ def score_loop(ground_truth, detections):
     total = sum(n_gt)
     ap = sum(n_gt[c] / total * precision[:, :, c].mean() for c in range(n_classes) if precision[0, 0, c] > -1)
     ar = sum(n_gt[c] / total * recall[:, c].mean() for c in range(n_classes) if recall[0, c] > -1)
-    return {"precision": precision, "recall": recall, "scores": scores, "object_counts": np.array(n_gt, float),
-            "AP": ap, "AR": ar}
+    return {"precision": precision, "recall": recall, "scores": scores,
+            "object_counts": np.array(n_gt, float), "AP": ap, "AR": ar}

@@ -1,4 +1,4 @@
-"""Small hand-made inputs for the evaluation tests: ROD2021 object tables / text files and a tiny CARRADA tree."""
+"""Hand-made inputs for the evaluation tests: ROD2021 object tables / text files and a tiny CARRADA tree."""
 
 from __future__ import annotations
 
@@ -39,9 +39,11 @@ def write_annotations(path: Path, table: ObjectTable) -> None:
     ), encoding="utf-8")
 
 
-def random_scene(rng: np.random.Generator, n_frames: int, tie_levels: int = 7) -> tuple[ObjectTable, ObjectTable]:
-    """A random sequence: ground truth, and detections with noise, misses, duplicates, false positives, class swaps,
-    gate-boundary positions, frames without objects and scores from only ``tie_levels`` values (many ties)."""
+def random_scene(
+    rng: np.random.Generator, n_frames: int, tie_levels: int = 7
+) -> tuple[ObjectTable, ObjectTable]:
+    """A random sequence: ground truth, and detections with noise, misses, duplicates, false positives, class
+    swaps, gate-boundary positions, frames without objects and scores from only ``tie_levels`` values."""
     gt_rows, det_rows = [], []
     boundary_ranges = [1.0, 25.0, 0.9999, 25.0001]
     boundary_azimuths = [np.radians(60), -np.radians(60), 1.0472, -1.0473]
@@ -56,19 +58,23 @@ def random_scene(rng: np.random.Generator, n_frames: int, tie_levels: int = 7) -
             for _ in range(rng.choice([0, 1, 1, 1, 2])):
                 det_cls = ROD2021_CLASSES[rng.integers(3)] if rng.random() < 0.1 else cls
                 sigma = rng.choice([0.02, 0.1, 0.4])
-                det_rows.append((frame, det_cls, abs(r + rng.normal(0, sigma * 3)), a + rng.normal(0, sigma / 4),
-                                 float(rng.integers(1, tie_levels + 1)) / tie_levels))
+                position = (abs(r + rng.normal(0, sigma * 3)), a + rng.normal(0, sigma / 4))
+                score = float(rng.integers(1, tie_levels + 1)) / tie_levels
+                det_rows.append((frame, det_cls, *position, score))
         for _ in range(rng.poisson(1.0)):
-            det_rows.append((frame, ROD2021_CLASSES[rng.integers(3)], rng.uniform(0.5, 27), rng.uniform(-1.3, 1.3),
+            position = (rng.uniform(0.5, 27), rng.uniform(-1.3, 1.3))
+            det_rows.append((frame, ROD2021_CLASSES[rng.integers(3)], *position,
                              float(rng.integers(1, tie_levels + 1)) / tie_levels))
     order = rng.permutation(len(det_rows))
     det_rows = sorted((det_rows[i] for i in order), key=lambda row: row[0])  # shuffled within frames
     return objects(gt_rows), objects(det_rows)
 
 
-def write_carrada_tree(root: Path, frames: Mapping[str, tuple[str, list[np.ndarray], list[np.ndarray]]]) -> Path:
-    """A minimal CARRADA tree: ``{sequence: (split, rd_labels, ra_labels)}`` with one label map per frame, written
-    as the dataset's dense one-hot masks ``<seq>/annotations/dense/<frame>/{range_doppler,range_angle}.npy``."""
+def write_carrada_tree(
+    root: Path, frames: Mapping[str, tuple[str, list[np.ndarray], list[np.ndarray]]]
+) -> Path:
+    """A minimal CARRADA tree from ``{sequence: (split, rd_labels, ra_labels)}`` (one label map per frame),
+    written as dense one-hot masks ``<seq>/annotations/dense/<frame>/{range_doppler,range_angle}.npy``."""
     seq_ref, light = {}, {}
     for sequence, (split, rd_labels, ra_labels) in frames.items():
         seq_ref[sequence] = {"instances": [], "labels": [], "ref_frame": "000000", "min_frame_boundaries": [],

@@ -10,7 +10,12 @@ from eval_cases import CARRADA_FIXTURE, write_carrada_tree
 
 from record.data.carrada import CarradaLayout
 from record.errors import DataFormatError, InputError
-from record.eval.carrada import ConfusionAccumulator, SegmentationMetrics, confusion_matrix, score_carrada_predictions
+from record.eval.carrada import (
+    ConfusionAccumulator,
+    SegmentationMetrics,
+    confusion_matrix,
+    score_carrada_predictions,
+)
 
 CASES = {"rd": ("gt_rd", "pred_rd", 4), "ra": ("gt_ra", "pred_ra", 4), "edge": ("edge_gt", "edge_pred", 2)}
 
@@ -30,7 +35,8 @@ def test_fixture_metrics(case, label_maps, expected):
     gt_key, pred_key, batch = CASES[case]
     accumulator = ConfusionAccumulator()
     for start in range(0, len(label_maps[gt_key]), batch):  # batches as MVRSS's tester feeds them
-        accumulator.add(label_maps[gt_key][start : start + batch], label_maps[pred_key][start : start + batch])
+        frames = slice(start, start + batch)
+        accumulator.add(label_maps[gt_key][frames], label_maps[pred_key][frames])
     result = accumulator.metrics().to_dict()
     wanted = expected[case]
     assert result["confusion_matrix"] == wanted["confusion_matrix"]
@@ -55,14 +61,16 @@ def test_handmade_confusion_matrix():
     np.testing.assert_array_equal(matrix, [[2, 1, 0, 0], [1, 2, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1]])
     m = SegmentationMetrics.from_confusion(matrix)
     # background: TP 2, FP 1 (pred 0 for a pedestrian), FN 1 -> IoU 2/4; pedestrian: TP 2, FP 1, FN 1 -> 2/4
-    # cyclist: absent from the GT, predicted once -> IoU 0, precision 0/1, recall 0/0 -> 0; car: TP 1, FN 1 -> 1/2
+    # cyclist: absent from the GT, predicted once -> IoU 0, precision 0/1, recall 0/0 -> 0;
+    # car: TP 1, FN 1 -> 1/2
     np.testing.assert_allclose(m.iou, [0.5, 0.5, 0.0, 0.5])
     np.testing.assert_allclose(m.precision, [2 / 3, 2 / 3, 0.0, 1.0])
     np.testing.assert_allclose(m.recall, [2 / 3, 2 / 3, 0.0, 0.5])
     assert m.miou == pytest.approx(0.375)  # the zero of the cyclist counts in the mean over 4 classes
     tp, fp, fn = np.diag(matrix), matrix.sum(0) - np.diag(matrix), matrix.sum(1) - np.diag(matrix)
-    np.testing.assert_allclose(m.dice, np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(4), where=2 * tp + fp + fn > 0),
-                               atol=1e-8)
+    denominator = 2 * tp + fp + fn
+    dice = np.divide(2 * tp, denominator, out=np.zeros(4), where=denominator > 0)
+    np.testing.assert_allclose(m.dice, dice, atol=1e-8)
     assert m.mdice == pytest.approx(np.mean([2 / 3, 2 / 3, 0.0, 2 / 3]), abs=1e-8)
 
 

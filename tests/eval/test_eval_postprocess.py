@@ -1,4 +1,4 @@
-"""ROD2021 post-processing: OLS, peak rule, location-based NMS (correct and published modes), caps, decoding."""
+"""ROD2021 post-processing: OLS, peak rule, location-based NMS (correct / published), caps, decoding."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def test_ols_formula_and_kappas():
     assert object_location_similarity(10.0, 0.0, 10.80, 0.0, 0.03) == pytest.approx(0.9, abs=0.01)
     r1, a1, r2, a2 = 7.0, 0.3, 7.5, 0.25
     d2 = (r1 * math.sin(a1) - r2 * math.sin(a2)) ** 2 + (r1 * math.cos(a1) - r2 * math.cos(a2)) ** 2
-    assert object_location_similarity(r1, a1, r2, a2, 0.01) == pytest.approx(math.exp(-d2 / (2 * r1**2 * 0.01)), rel=1e-12)
+    wanted = math.exp(-d2 / (2 * r1**2 * 0.01))
+    assert object_location_similarity(r1, a1, r2, a2, 0.01) == pytest.approx(wanted, rel=1e-12)
     # the reference's range sets the scale, so OLS is not symmetric
     assert object_location_similarity(r2, a2, r1, a1, 0.01) > object_location_similarity(r1, a1, r2, a2, 0.01)
 
@@ -135,7 +136,7 @@ def test_lnms_modes_match_reference_loops_on_random_candidates(seed):
 
 def test_lnms_groups_are_independent_and_ties_keep_input_order():
     r = np.array([10.0, 10.0, 10.0, 10.0])
-    keep = location_nms(np.array([0, 1, 0, 1]), r, np.zeros(4), np.array([0.5, 0.5, 0.5, 0.5]), np.full(4, 0.03))
+    keep = location_nms(np.array([0, 1, 0, 1]), r, np.zeros(4), np.full(4, 0.5), np.full(4, 0.03))
     np.testing.assert_array_equal(keep, [True, True, False, False])  # the first of each group wins the tie
     with pytest.raises(InputError, match="1-D arrays of one length"):
         location_nms(np.zeros(3, int), r, np.zeros(4), np.ones(4), np.ones(4))
@@ -169,7 +170,8 @@ def test_decode_caps_each_class_then_each_frame():
     per_class = decode_confmaps(maps, PostProcessConfig(max_dets=20))
     assert len(per_class) == 20
     assert np.all(np.diff(per_class.score) <= 0)
-    expected = np.sort(np.concatenate([0.4 + 0.01 * np.arange(10, 30) + 0.001 * k for k in range(3)]))[::-1][:20]
+    top_per_class = [0.4 + 0.01 * np.arange(10, 30) + 0.001 * k for k in range(3)]
+    expected = np.sort(np.concatenate(top_per_class))[::-1][:20]
     np.testing.assert_allclose(per_class.score, expected, rtol=1e-6)
     only_car = maps.copy()
     only_car[0, :2] = 0
@@ -178,7 +180,7 @@ def test_decode_caps_each_class_then_each_frame():
 
 def test_decode_uses_the_selected_lnms_mode():
     maps = _blob_maps()
-    # three car peaks along one azimuth column, 2 range bins apart (0.43 m): close enough to suppress each other
+    # three car peaks along one azimuth column, 2 range bins (0.43 m) apart: close enough to suppress
     column = 64
     for row, value in ((60, 0.9), (62, 0.8), (58, 0.7)):
         maps[0, 2, row, column] = value

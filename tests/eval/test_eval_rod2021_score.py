@@ -13,6 +13,7 @@ from eval_cases import ROD_FIXTURE, objects, random_scene
 
 from record.classes import ROD2021_CLASSES
 from record.data.rod2021_files import read_annotations, read_detections
+from record.detections import ObjectTable
 from record.errors import InputError, RecordError
 from record.eval.rod2021 import (
     GATE_AZIMUTH_RAD,
@@ -121,7 +122,8 @@ def test_one_false_positive(fp_score, expected_ap):
 def test_gate_boundaries_kept_and_beyond_dropped():
     inside = [(0, "car", 25.0, 0.0), (0, "car", 1.0, 0.2), (1, "car", 10.0, GATE_AZIMUTH_RAD),
               (1, "car", 10.0, -GATE_AZIMUTH_RAD)]
-    outside = [(2, "car", 25.0001, 0.0), (2, "car", 0.9999, 0.0), (3, "car", 10.0, 1.0472), (3, "car", 10.0, -1.0472)]
+    outside = [(2, "car", 25.0001, 0.0), (2, "car", 0.9999, 0.0), (3, "car", 10.0, 1.0472),
+               (3, "car", 10.0, -1.0472)]
     table = objects(inside + outside)
     np.testing.assert_array_equal(in_gate(table.range_m, table.azimuth_rad), [True] * 4 + [False] * 4)
     result = _score(inside + outside, [row + (0.9,) for row in inside + outside])
@@ -133,7 +135,8 @@ def test_gate_applies_to_each_side_independently():
     gt = [(0, "pedestrian", 10.0, 0.0), (1, "pedestrian", 10.0, 0.0), (2, "pedestrian", 24.99, 0.0)]
     # the GT at 24.99 m is detected at 25.02 m: the detection is gated away -> a miss;
     # a detection at 24.98 m whose GT lies at 25.01 m (gated away) -> a false positive.
-    dets = [(0, "pedestrian", 10.0, 0.0, 0.9), (1, "pedestrian", 10.0, 0.0, 0.9), (2, "pedestrian", 25.02, 0.0, 0.9),
+    dets = [(0, "pedestrian", 10.0, 0.0, 0.9), (1, "pedestrian", 10.0, 0.0, 0.9),
+            (2, "pedestrian", 25.02, 0.0, 0.9),
             (3, "pedestrian", 24.98, 0.0, 0.95)]
     result = _score(gt + [(3, "pedestrian", 25.01, 0.0)], dets)
     assert result.accumulation.object_counts[0] == 3 and result.accumulation.detection_counts[0] == 3
@@ -214,8 +217,9 @@ def test_per_sequence_scores_each_sequence_alone():
     assert list(result.per_sequence) == ["S0", "S1"]
     for name, (gt, dets) in scenes.items():
         alone = score_rod2021({name: gt}, {name: dets})
-        np.testing.assert_array_equal(result.per_sequence[name].accumulation.precision, alone.accumulation.precision)
-        assert result.per_sequence[name].ap == alone.ap
+        mine = result.per_sequence[name]
+        np.testing.assert_array_equal(mine.accumulation.precision, alone.accumulation.precision)
+        assert mine.ap == alone.ap
 
 
 # ---------------------------------------------------------------- cross-checks against independent oracles
@@ -267,7 +271,8 @@ def test_sequence_sets_must_match():
 
 def test_classes_must_match():
     table = objects([(0, "car", 5.0, 0.0)])
-    other = type(table)(table.frame, table.class_id, table.range_m, table.azimuth_rad, table.score, ("a", "b", "car"))
+    renamed = ("a", "b", "car")
+    other = ObjectTable(table.frame, table.class_id, table.range_m, table.azimuth_rad, table.score, renamed)
     with pytest.raises(InputError, match="classes"):
         score_rod2021({"S": table}, {"S": other})
 
@@ -275,7 +280,7 @@ def test_classes_must_match():
 def test_unknown_class_size_is_rejected():
     odd = ("pedestrian", "cyclist", "truck")
     table = objects([(0, "car", 5.0, 0.0)])
-    table = type(table)(table.frame, table.class_id, table.range_m, table.azimuth_rad, table.score, odd)
+    table = ObjectTable(table.frame, table.class_id, table.range_m, table.azimuth_rad, table.score, odd)
     with pytest.raises(RecordError, match="truck"):
         score_rod2021({"S": table}, {"S": table})
 
