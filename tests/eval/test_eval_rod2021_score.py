@@ -289,3 +289,15 @@ def test_missing_folders(tmp_path):
     (tmp_path / "gt").mkdir()
     with pytest.raises(RecordError, match="detections folder not found"):
         score_rod2021_dirs(tmp_path / "gt", tmp_path / "nope")
+
+
+def test_in_memory_inputs_are_checked_like_files():
+    good = objects([(0, "car", 5.0, 0.0)])
+    above_one = objects([(0, "car", 5.0, 0.0, 1.0)])
+    above_one.score[0] = 1.2
+    with pytest.raises(InputError, match=r"detections of S: score 1.2 outside \(0, 1\]"):
+        score_rod2021({"S": good}, {"S": above_one})
+    negative = objects([(0, "car", 5.0, 0.0)])
+    negative.frame[0] = -3
+    with pytest.raises(InputError, match="ground truth of S: negative frame index -3"):
+        score_rod2021({"S": negative}, {"S": good})
