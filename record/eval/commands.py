@@ -96,15 +96,16 @@ def _parser() -> argparse.ArgumentParser:
     datasets = parser.add_subparsers(dest="dataset", required=True, metavar="{rod2021,carrada}")
 
     rod = datasets.add_parser("rod2021", help="ROD2021 detections (cruw-devkit AP / AR)")
-    rod.add_argument("--gt", required=True, help="folder of <SEQ>.txt annotation files")
-    rod.add_argument("--dets", required=True, help="folder of <SEQ>.txt submission files (with scores)")
+    rod.add_argument("--gt", required=True, metavar="GT_DIR", help="folder of <SEQ>.txt annotation files")
+    rod.add_argument("--dets", required=True, metavar="DET_DIR", help="folder of <SEQ>.txt submission files")
     rod.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     rod.set_defaults(run=_score_rod2021)
 
     carrada = datasets.add_parser("carrada", help="CARRADA segmentation label maps (mIoU / mDice)")
-    carrada.add_argument("--pred", required=True, help="folder of <seq>/<frame>/<view>.npy label maps")
-    carrada.add_argument("--root", required=True, help="the Carrada/ folder (holding data_seq_ref.json)")
-    carrada.add_argument("--split", default="test", choices=["train", "validation", "test"], type=str.lower)
+    carrada.add_argument("--pred", required=True, metavar="PRED_DIR", help="folder of <seq>/<frame>/<view>.npy")
+    carrada.add_argument("--root", required=True, metavar="CARRADA_ROOT", help="the Carrada/ dataset folder")
+    carrada.add_argument("--split", default="test", choices=["train", "validation", "test"], type=str.lower,
+                         help="split to score (default: test)")
     carrada.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     carrada.set_defaults(run=_score_carrada)
     return parser
