@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     rod.set_defaults(run=_score_rod2021)
 
     carrada = datasets.add_parser("carrada", help="CARRADA segmentation label maps (mIoU / mDice)")
-    carrada.add_argument("--pred", required=True, metavar="PRED_DIR", help="folder of <seq>/<frame>/<view>.npy")
+    carrada.add_argument("--pred", required=True, metavar="PRED_DIR", help="<seq>/<frame>/<view>.npy maps")
     carrada.add_argument("--root", required=True, metavar="CARRADA_ROOT", help="the Carrada/ dataset folder")
     carrada.add_argument("--split", default="test", choices=["train", "validation", "test"], type=str.lower,
                          help="split to score (default: test)")
