@@ -221,3 +221,25 @@ def test_decode_rejects_bad_maps():
     logits[0, 0, 50, 50] = 4.0
     with pytest.raises(InputError, match="probabilities"):
         decode_confmaps(logits)
+
+
+def test_training_targets_decode_to_a_perfect_score(tmp_path):
+    """Ground truth -> Gaussian confidence maps (record.data.confmaps) -> decode -> submission file -> AP = 1."""
+    from eval_cases import write_annotations
+
+    from record.data.confmaps import confidence_maps
+    from record.detections import ObjectTable
+    from record.eval.rod2021 import score_rod2021_dirs
+
+    rows = np.array([[20, 90, 50], [60, 30, 110], [100, 45, 75]])  # per frame: a bin row for each class
+    cols = np.array([[40, 80, 60], [64, 20, 100], [30, 70, 90]])
+    frames = np.repeat(np.arange(3), 3)
+    gt = ObjectTable(frames, np.tile(np.arange(3), 3), ROD2021.range.values()[rows.ravel()],
+                     ROD2021.azimuth.values()[cols.ravel()], np.ones(9), ROD2021_CLASSES)
+    maps = np.stack([confidence_maps(gt.select(gt.frame == f)) for f in range(3)])
+    dets = decode_confmaps(maps)
+    np.testing.assert_array_equal(np.sort(ROD2021.range.to_index(dets.range_m)), np.sort(rows.ravel()))
+    write_annotations(tmp_path / "gt" / "SEQ.txt", gt)
+    write_detections(tmp_path / "dets" / "SEQ.txt", dets)
+    result = score_rod2021_dirs(tmp_path / "gt", tmp_path / "dets")
+    assert result.ap == 1.0 and result.ar == 1.0
