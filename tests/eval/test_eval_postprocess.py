@@ -224,7 +224,7 @@ def test_decode_rejects_bad_maps():
 
 
 def test_training_targets_decode_to_a_perfect_score(tmp_path):
-    """Ground truth -> Gaussian confidence maps (record.data.confmaps) -> decode -> submission file -> AP = 1."""
+    """Ground truth -> Gaussian confidence maps (record.data.confmaps) -> decode -> submission -> AP = 1."""
     from eval_cases import write_annotations
 
     from record.data.confmaps import confidence_maps
