@@ -10,6 +10,8 @@ without reading their data (``record data check``).
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import math
 import os
@@ -97,18 +99,29 @@ class NpyHeader:
         return self.file_size < self.data_offset + self.data_bytes
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_header(raw: bytes) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) of a complete ``.npy`` header; memoised, as a tree repeats a few headers."""
+    handle = io.BytesIO(raw)
+    version = np.lib.format.read_magic(handle)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read(handle)
+    if handle.tell() != len(raw):
+        raise ValueError("header length mismatch")
+    return tuple(shape), bool(fortran_order), np.dtype(dtype)
+
+
 def _read_header(handle: IO[bytes], path: Path) -> NpyHeader:
     try:
-        version = np.lib.format.read_magic(handle)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
-        else:
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
-    except (ValueError, EOFError, OSError) as error:
+        start = handle.read(8)  # magic string and format version
+        if len(start) < 8 or not start.startswith(np.lib.format.MAGIC_PREFIX):
+            raise ValueError("the .npy magic string is missing")
+        size_field = handle.read(2 if start[6] == 1 else 4)
+        raw = start + size_field + handle.read(int.from_bytes(size_field, "little"))
+        shape, fortran_order, dtype = _parse_header(raw)
+    except (ValueError, EOFError, OSError, SyntaxError) as error:
         raise DataFileError("not a .npy file", describe(path, f"not a valid .npy file ({error})")) from None
-    return NpyHeader(
-        tuple(shape), np.dtype(dtype), bool(fortran_order), handle.tell(), os.fstat(handle.fileno()).st_size
-    )
+    return NpyHeader(shape, dtype, fortran_order, len(raw), os.fstat(handle.fileno()).st_size)
 
 
 def _open(path: Path) -> IO[bytes]:
