@@ -1,0 +1,224 @@
+"""2-D CFAR detectors on range-Doppler maps of linear power (square-law detector).
+
+Both detectors compare each cell under test (CUT) with a noise level estimated from the training cells of a
+rectangular ring around it: a box of half-widths ``guard + train`` minus the guard box of half-widths
+``guard`` (which holds the CUT). The Doppler axis (last) wraps around; the range axis (second to last) is
+clamped: near the first and last range rows the ring is cut off and only the ``N`` cells inside the map count.
+
+* CA-CFAR: threshold ``alpha(N) * mean(training)``, ``alpha(N) = N (Pfa^(-1/N) - 1)``; box sums come from a
+  summed-area table (float64), so the cost does not depend on the window size.
+* OS-CFAR (Rohling 1983): threshold ``alpha(N) * x_(k)``, the k-th smallest training value with
+  ``k = ceil(rank * N)``; ``alpha`` solves ``prod_{i<k} (N - i) / (N - i + alpha) = Pfa``.
+
+For independent exponential (Swerling / thermal) noise both keep the false-alarm probability of every cell at
+``pfa``, the edges included, since ``alpha`` is computed for that cell's own ``N``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from numba import njit, prange
+from scipy.optimize import brentq
+
+from record.errors import ConfigError, InputError, describe
+
+__all__ = ["ca_cfar", "ca_threshold_factor", "os_cfar", "os_threshold_factor", "training_cell_count"]
+
+
+def ca_threshold_factor(n_train: int, pfa: float) -> float:
+    """CA-CFAR factor ``N (Pfa^(-1/N) - 1)`` for ``N`` training cells."""
+    return n_train * (pfa ** (-1.0 / n_train) - 1.0)
+
+
+def os_threshold_factor(n_train: int, k: int, pfa: float) -> float:
+    """OS-CFAR factor ``alpha`` with ``prod_{i<k} (N - i) / (N - i + alpha) = Pfa`` (k-th smallest of N)."""
+    remaining = n_train - np.arange(k, dtype=np.float64)
+
+    def log_pfa_excess(alpha: float) -> float:
+        return float(np.sum(np.log(remaining / (remaining + alpha))) - math.log(pfa))
+
+    upper = 1.0
+    while log_pfa_excess(upper) > 0.0:
+        upper *= 2.0
+    return brentq(log_pfa_excess, 0.0, upper, xtol=1e-12, rtol=1e-12)
+
+
+def training_cell_count(guard: tuple[int, int], train: tuple[int, int]) -> int:
+    """Training cells of a full (unclamped) ring: ``(2(Gr+Tr)+1)(2(Gd+Td)+1) - (2Gr+1)(2Gd+1)``."""
+    (guard_r, guard_d), (train_r, train_d) = guard, train
+    outer = (2 * (guard_r + train_r) + 1) * (2 * (guard_d + train_d) + 1)
+    return outer - (2 * guard_r + 1) * (2 * guard_d + 1)
+
+
+def _check_map(power: object, where: str) -> np.ndarray:
+    """Validate a linear power map; return it as float32 ``[F, range, Doppler]``."""
+    if not isinstance(power, np.ndarray) or power.ndim not in (2, 3):
+        found = getattr(power, "shape", type(power).__name__)
+        expected = "[range, Doppler] or [F, range, Doppler]"
+        problem = "power map must be a 2-D or 3-D numpy array"
+        raise InputError(describe(where, problem, found=found, expected=expected))
+    if not (np.issubdtype(power.dtype, np.floating) or np.issubdtype(power.dtype, np.integer)):
+        raise InputError(describe(where, "power map must be real", found=power.dtype, expected="float32"))
+    maps = np.ascontiguousarray(power.reshape((-1,) + power.shape[-2:]), dtype=np.float32)
+    if not np.isfinite(maps).all() or (maps < 0).any():
+        raise InputError(describe(where, "power map must hold finite, non-negative linear power (not dB)"))
+    return maps
+
+
+def _check_window(
+    shape: tuple[int, ...], guard: tuple[int, int], train: tuple[int, int], pfa: float, where: str
+) -> None:
+    """Validate the CFAR window against the map ``[F, range, Doppler]`` and the false-alarm probability."""
+    found = f"guard {guard}, train {train}"
+    if len(guard) != 2 or len(train) != 2 or min(*guard, *train) < 0 or train[0] + train[1] == 0:
+        expected = "non-negative (range, Doppler) half-widths with some training cells"
+        raise ConfigError(describe(where, "bad CFAR window", found=found, expected=expected))
+    n_range, n_doppler = shape[1:]
+    if 2 * (guard[1] + train[1]) + 1 > n_doppler or guard[0] + train[0] >= n_range:
+        expected = f"a window inside {n_range} x {n_doppler} (Doppler wraps once)"
+        raise ConfigError(describe(where, "CFAR window larger than the map", found=found, expected=expected))
+    if not 0.0 < pfa < 1.0:
+        problem = "false-alarm probability out of range"
+        raise ConfigError(describe(where, problem, found=pfa, expected="(0, 1)"))
+
+
+@njit(cache=True)
+def _ring_rows(r, n_range, guard_r, train_r):
+    """Clamped row spans [outer_start, outer_stop) and [guard_start, guard_stop) of range row ``r``."""
+    outer_start = max(0, r - guard_r - train_r)
+    outer_stop = min(n_range, r + guard_r + train_r + 1)
+    guard_start = max(0, r - guard_r)
+    guard_stop = min(n_range, r + guard_r + 1)
+    return outer_start, outer_stop, guard_start, guard_stop
+
+
+@njit(parallel=True, cache=True)
+def _ca_kernel(power, guard_r, guard_d, train_r, train_d, alpha, threshold):
+    n_frames, n_range, n_doppler = power.shape
+    reach = guard_d + train_d
+    outer_width = 2 * reach + 1
+    guard_width = 2 * guard_d + 1
+    for f in prange(n_frames):
+        # summed-area table of the map extended by `reach` wrapped columns on each side
+        table = np.zeros((n_range + 1, n_doppler + 2 * reach + 1))
+        for i in range(n_range):
+            row_sum = 0.0
+            for j in range(n_doppler + 2 * reach):
+                row_sum += power[f, i, (j - reach) % n_doppler]
+                table[i + 1, j + 1] = table[i, j + 1] + row_sum
+        for r in range(n_range):
+            outer_start, outer_stop, guard_start, guard_stop = _ring_rows(r, n_range, guard_r, train_r)
+            n_train = (outer_stop - outer_start) * outer_width - (guard_stop - guard_start) * guard_width
+            for d in range(n_doppler):
+                # d sits at extended column d + reach: outer box [d, d + outer_width), guard from d + train_d
+                outer = (table[outer_stop, d + outer_width] - table[outer_start, d + outer_width]
+                         - table[outer_stop, d] + table[outer_start, d])
+                g0, g1 = d + train_d, d + train_d + guard_width
+                inner = (table[guard_stop, g1] - table[guard_start, g1]
+                         - table[guard_stop, g0] + table[guard_start, g0])
+                threshold[f, r, d] = alpha[n_train] * (outer - inner) / n_train
+
+
+@njit(parallel=True, cache=True)
+def _os_kernel(power, guard_r, guard_d, train_r, train_d, rank_k, alpha, threshold):
+    n_frames, n_range, n_doppler = power.shape
+    for row in prange(n_frames * n_range):
+        f = row // n_range
+        r = row % n_range
+        outer_start, outer_stop, guard_start, guard_stop = _ring_rows(r, n_range, guard_r, train_r)
+        cells = np.empty(alpha.shape[0], np.float32)
+        for d in range(n_doppler):
+            n_train = 0
+            for i in range(outer_start, outer_stop):
+                in_guard_rows = guard_start <= i < guard_stop
+                for offset in range(-guard_d - train_d, guard_d + train_d + 1):
+                    if in_guard_rows and -guard_d <= offset <= guard_d:
+                        continue
+                    cells[n_train] = power[f, i, (d + offset) % n_doppler]
+                    n_train += 1
+            k = rank_k[n_train]
+            threshold[f, r, d] = alpha[n_train] * np.partition(cells[:n_train], k - 1)[k - 1]
+
+
+def _factor_table(
+    n_range: int, guard: tuple[int, int], train: tuple[int, int], factor: Callable[[int], float]
+) -> np.ndarray:
+    """``factor(N)`` at index ``N`` for every training-cell count a clamped ring can have (inf elsewhere)."""
+    (guard_r, guard_d), (train_r, train_d) = guard, train
+    outer_width, guard_width = 2 * (guard_d + train_d) + 1, 2 * guard_d + 1
+    table = np.full(training_cell_count(guard, train) + 1, np.inf)
+    for r in range(n_range):
+        outer_rows = min(n_range, r + guard_r + train_r + 1) - max(0, r - guard_r - train_r)
+        guard_rows = min(n_range, r + guard_r + 1) - max(0, r - guard_r)
+        n_train = outer_rows * outer_width - guard_rows * guard_width
+        if not np.isfinite(table[n_train]):
+            table[n_train] = factor(n_train)
+    return table
+
+
+def _detect(power: np.ndarray, threshold: np.ndarray, shape: tuple[int, ...], return_threshold: bool):
+    mask = (power > threshold).reshape(shape)
+    return (mask, threshold.reshape(shape)) if return_threshold else mask
+
+
+def ca_cfar(
+    power: np.ndarray,
+    *,
+    guard: tuple[int, int] = (2, 2),
+    train: tuple[int, int] = (8, 4),
+    pfa: float = 1e-4,
+    return_threshold: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Cell-averaging CFAR on linear power maps.
+
+    Args:
+        power: linear power ``[range, Doppler]`` or ``[F, range, Doppler]`` (e.g. ``CarradaViews.rd_raw``).
+        guard: guard half-widths (range, Doppler) around the cell under test.
+        train: training half-widths (range, Doppler) outside the guard box.
+        pfa: design false-alarm probability per cell.
+        return_threshold: also return the float32 threshold map.
+
+    Returns:
+        boolean detection mask shaped like ``power`` (and the threshold map).
+    """
+    shape = power.shape if isinstance(power, np.ndarray) else ()
+    maps = _check_map(power, "ca_cfar")
+    _check_window(maps.shape, guard, train, pfa, "ca_cfar")
+    alpha = _factor_table(maps.shape[1], guard, train, lambda n: ca_threshold_factor(n, pfa))
+    threshold = np.empty_like(maps)
+    _ca_kernel(maps, guard[0], guard[1], train[0], train[1], alpha, threshold)
+    return _detect(maps, threshold, shape, return_threshold)
+
+
+def os_cfar(
+    power: np.ndarray,
+    *,
+    guard: tuple[int, int] = (2, 2),
+    train: tuple[int, int] = (8, 4),
+    pfa: float = 1e-4,
+    rank: float = 0.75,
+    return_threshold: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Ordered-statistic CFAR on linear power maps (robust to other targets in the training ring).
+
+    Args:
+        power, guard, train, pfa, return_threshold: as :func:`ca_cfar`.
+        rank: the order statistic as a fraction of the training cells, ``k = ceil(rank * N)``.
+
+    Returns:
+        boolean detection mask shaped like ``power`` (and the threshold map).
+    """
+    shape = power.shape if isinstance(power, np.ndarray) else ()
+    maps = _check_map(power, "os_cfar")
+    _check_window(maps.shape, guard, train, pfa, "os_cfar")
+    if not 0.0 < rank <= 1.0:
+        raise ConfigError(describe("os_cfar", "rank out of range", found=rank, expected="0 < rank <= 1"))
+    counts = range(training_cell_count(guard, train) + 1)
+    rank_k = np.array([min(n, max(1, math.ceil(rank * n))) for n in counts])
+    alpha = _factor_table(maps.shape[1], guard, train, lambda n: os_threshold_factor(n, int(rank_k[n]), pfa))
+    threshold = np.empty_like(maps)
+    _os_kernel(maps, guard[0], guard[1], train[0], train[1], rank_k, alpha, threshold)
+    return _detect(maps, threshold, shape, return_threshold)
