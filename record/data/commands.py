@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from record.data.check import check_carrada, check_rod2021
+from record.data.synth_common import SplitSize
 
-__all__ = ["data_main"]
+__all__ = ["data_main", "simulate_main"]
 
 LAYOUTS = ("rod2021", "carrada")
 
@@ -24,9 +26,15 @@ def _data_parser() -> argparse.ArgumentParser:
     check.add_argument("root", help="dataset root (ROD2021: holds sequences/; CARRADA: the Carrada/ folder)")
     check.add_argument("--layout", choices=LAYOUTS, required=True)
     check.add_argument("--rad-root", help="CARRADA: the separate Carrada_RAD tree to check as well")
-    check.add_argument("--window", type=int, default=5, help="CARRADA: frames of history windows need (default 5)")
-    check.add_argument("--deep", action="store_true", help="also read every array (finite values, one-hot masks)")
-    check.add_argument("--limit", type=int, default=20, help="problems listed per kind (0: all; counts are exact)")
+    check.add_argument(
+        "--window", type=int, default=5, help="CARRADA: frames of history windows need (default 5)"
+    )
+    check.add_argument(
+        "--deep", action="store_true", help="also read every array (finite values, one-hot masks)"
+    )
+    check.add_argument(
+        "--limit", type=int, default=20, help="problems listed per kind (0: all; counts are exact)"
+    )
     check.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
@@ -38,6 +46,78 @@ def data_main(argv: list[str]) -> int:
     if args.layout == "rod2021":
         report = check_rod2021(args.root, deep=args.deep, progress=progress)
     else:
-        report = check_carrada(args.root, rad_root=args.rad_root, window=args.window, deep=args.deep, progress=progress)
+        report = check_carrada(
+            args.root, rad_root=args.rad_root, window=args.window, deep=args.deep, progress=progress
+        )
     print(report.render(limit=args.limit or None))
+    return 0 if report.ok else 1
+
+
+def _simulate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="record simulate",
+        description="Write a complete synthetic dataset in the ROD2021 or CARRADA layout (simulator + signal chain). "
+        "Defaults: ROD2021 4 train x 480 frames, 2 valid and 2 test x 240; CARRADA 3 train, 1 validation, 1 test "
+        "x 64 frames. The dataset is built beside DIR and renamed onto it when complete.",
+    )
+    parser.add_argument("--layout", choices=LAYOUTS, required=True)
+    parser.add_argument(
+        "--out", required=True, help="destination folder (ROD2021 data root; CARRADA: holds Carrada/)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    parser.add_argument("--train-sequences", type=int, help="sequences in the train split")
+    parser.add_argument("--valid-sequences", type=int, help="sequences in the valid / validation split")
+    parser.add_argument("--test-sequences", type=int, help="sequences in the test split")
+    parser.add_argument("--frames", type=int, help="frames per train sequence")
+    parser.add_argument("--eval-frames", type=int, help="frames per valid / test sequence")
+    parser.add_argument(
+        "--plain", action="store_true", help="ROD2021: plain layout (valid sequences in train/)"
+    )
+    parser.add_argument(
+        "--rad", action="store_true", help="CARRADA: also write the Carrada_RAD tree (16.8 MB/frame)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no-check", action="store_true", help="skip `record data check` of the result")
+    return parser
+
+
+def _sizes(args: argparse.Namespace, defaults: dict[str, SplitSize]) -> dict[str, SplitSize]:
+    """Split sizes from the defaults overridden by the command-line options (keys: train, valid, test)."""
+    counts = {"train": args.train_sequences, "valid": args.valid_sequences, "test": args.test_sequences}
+    frames = {"train": args.frames, "valid": args.eval_frames, "test": args.eval_frames}
+    return {
+        split: SplitSize(
+            default.sequences if counts[split] is None else counts[split],
+            default.frames if frames[split] is None else frames[split],
+        )
+        for split, default in defaults.items()
+    }
+
+
+def simulate_main(argv: list[str]) -> int:
+    """``record simulate --layout {rod2021,carrada} --out DIR [options]``: 0 when written (and checked)."""
+    from record.data.synth_carrada import CarradaSynthConfig, write_carrada
+    from record.data.synth_rod2021 import Rod2021SynthConfig, write_rod2021
+
+    args = _simulate_parser().parse_args(argv)
+    progress = not args.no_progress
+    if args.layout == "rod2021":
+        base = Rod2021SynthConfig()
+        sizes = _sizes(args, {"train": base.train, "valid": base.valid, "test": base.test})
+        config = Rod2021SynthConfig(sizes["train"], sizes["valid"], sizes["test"], plain=args.plain)
+        root = write_rod2021(args.out, config, seed=args.seed, overwrite=args.overwrite, progress=progress)
+        check = check_rod2021
+    else:
+        base = CarradaSynthConfig()
+        sizes = _sizes(args, {"train": base.train, "valid": base.validation, "test": base.test})
+        config = CarradaSynthConfig(sizes["train"], sizes["valid"], sizes["test"], rad=args.rad)
+        root = write_carrada(args.out, config, seed=args.seed, overwrite=args.overwrite, progress=progress)
+        rad_root = root.parent / "Carrada_RAD" if args.rad else None
+        check = lambda path: check_carrada(path, rad_root=rad_root)
+    print(f"wrote {args.layout} dataset: {Path(root).absolute()}")
+    if args.no_check:
+        return 0
+    report = check(root)
+    print(report.render())
     return 0 if report.ok else 1
