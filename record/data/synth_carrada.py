@@ -34,12 +34,12 @@ from tqdm import tqdm
 from record.classes import CARRADA_CLASSES
 from record.data import carrada as cr
 from record.data.carrada_masks import ViewLabel, box_of, label_masks, project_points
-from record.data.synth_common import SequencePlan, SplitSize, atomic_directory, dataset_scene, plan_sequences
+from record.data.synth_common import SequencePlan, SplitSize, plan_sequences, simulated_chunks, write_dataset
 from record.dsp.chain import CarradaChain
 from record.dsp.views import CarradaViews
 from record.errors import ConfigError
 from record.sensors import CARRADA
-from record.sim import FrameTruth, SceneConfig, SimulationConfig, Simulator, random_scene
+from record.sim import FrameTruth, SceneConfig, SimulationConfig
 
 __all__ = ["CarradaSynthConfig", "carrada_names", "frame_labels", "write_carrada"]
 
@@ -206,12 +206,7 @@ def _write_sequence(
     folder = out / "Carrada" / plan.name
     folder.mkdir(parents=True)
     notes.start(plan.name, plan.split)
-    rng = np.random.default_rng(plan.seed)
-    period = CARRADA.waveform.frame_period_s
-    scene = random_scene(config.scene or dataset_scene(CARRADA), plan.n_frames * period, rng)
-    simulator = Simulator(CARRADA, scene, config.simulation, rng=rng)
-    for start in range(0, plan.n_frames, config.chunk_frames):
-        frames = list(simulator.frames(min(config.chunk_frames, plan.n_frames - start), start))
+    for frames in simulated_chunks(CARRADA, plan, config.scene, config.simulation, config.chunk_frames):
         views = chain(np.stack([frame.adc for frame in frames]), with_rad=config.rad)
         for k, sim_frame in enumerate(frames):
             frame = cr.frame_id(sim_frame.index)
@@ -224,11 +219,19 @@ def _write_sequence(
                 rad_dir.mkdir(parents=True, exist_ok=True)
                 np.save(rad_dir / f"{frame}.npy", views.rad[k])
         bar.update(len(frames))
-    start_ns = (
-        dt.datetime.strptime(plan.name, "%Y-%m-%d-%H-%M-%S").replace(tzinfo=dt.timezone.utc).timestamp() * 1e9
-    )
-    stamps = (f"{math.floor(start_ns + i * period * 1e9)}\n" for i in range(plan.n_frames))
+    period_ns = CARRADA.waveform.frame_period_s * 1e9
+    start = dt.datetime.strptime(plan.name, "%Y-%m-%d-%H-%M-%S").replace(tzinfo=dt.timezone.utc)
+    stamps = (f"{math.floor(start.timestamp() * 1e9 + i * period_ns)}\n" for i in range(plan.n_frames))
     (folder / f"adc_ts_{plan.name}.txt").write_text("".join(stamps), encoding="utf-8")
+
+
+def _write_root_files(root: Path, plans: list[SequencePlan], notes: _Annotations) -> None:
+    notes.write(root / "Carrada")
+    light = {plan.name: [cr.frame_id(i) for i in range(plan.n_frames)] for plan in plans}
+    (root / "Carrada" / "light_dataset_frame_oriented.json").write_text(json.dumps(light), encoding="utf-8")
+    (root / "Carrada" / "validated_seqs.txt").write_text(
+        "".join(f"{p.name}\n" for p in plans), encoding="utf-8"
+    )
 
 
 def write_carrada(
@@ -245,20 +248,13 @@ def write_carrada(
     plans = plan_sequences(config.sizes, names, seed)
     chain = CarradaChain()
     notes = _Annotations()
-    total = sum(plan.n_frames for plan in plans)
-    with (
-        atomic_directory(out, overwrite=overwrite) as root,
-        tqdm(total=total, desc="simulate carrada", unit="frame", disable=not progress) as bar,
-    ):
-        for plan in plans:
-            bar.set_postfix_str(plan.name)
-            _write_sequence(root, plan, config, chain, notes, bar)
-        notes.write(root / "Carrada")
-        light = {plan.name: [cr.frame_id(i) for i in range(plan.n_frames)] for plan in plans}
-        (root / "Carrada" / "light_dataset_frame_oriented.json").write_text(
-            json.dumps(light), encoding="utf-8"
-        )
-        (root / "Carrada" / "validated_seqs.txt").write_text(
-            "".join(f"{p.name}\n" for p in plans), encoding="utf-8"
-        )
+    write_dataset(
+        out,
+        plans,
+        lambda root, plan, bar: _write_sequence(root, plan, config, chain, notes, bar),
+        description="simulate carrada",
+        overwrite=overwrite,
+        progress=progress,
+        finish=lambda root: _write_root_files(root, plans, notes),
+    )
     return Path(out) / "Carrada"

@@ -11,17 +11,26 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from record.errors import ConfigError
 from record.sensors import CaptureConfig
-from record.sim import SceneConfig, scene_config_for
+from record.sim import SceneConfig, SimFrame, SimulationConfig, Simulator, random_scene, scene_config_for
 
-__all__ = ["SequencePlan", "SplitSize", "atomic_directory", "dataset_scene", "plan_sequences"]
+__all__ = [
+    "SequencePlan",
+    "SplitSize",
+    "atomic_directory",
+    "dataset_scene",
+    "plan_sequences",
+    "simulated_chunks",
+    "write_dataset",
+]
 
 
 def dataset_scene(capture: CaptureConfig) -> SceneConfig:
@@ -104,3 +113,46 @@ def atomic_directory(destination: str | os.PathLike[str], *, overwrite: bool = F
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+def simulated_chunks(
+    capture: CaptureConfig,
+    plan: SequencePlan,
+    scene: SceneConfig | None,
+    simulation: SimulationConfig,
+    chunk_frames: int,
+) -> Iterator[list[SimFrame]]:
+    """The frames of ``plan``'s random scene (``scene`` or :func:`dataset_scene`), ``chunk_frames`` at a time."""
+    rng = np.random.default_rng(plan.seed)
+    duration_s = plan.n_frames * capture.waveform.frame_period_s
+    simulator = Simulator(
+        capture, random_scene(scene or dataset_scene(capture), duration_s, rng), simulation, rng=rng
+    )
+    for start in range(0, plan.n_frames, chunk_frames):
+        yield list(simulator.frames(min(chunk_frames, plan.n_frames - start), start))
+
+
+def write_dataset(
+    out: str | os.PathLike[str],
+    plans: list[SequencePlan],
+    write_sequence: Callable[[Path, SequencePlan, tqdm], None],
+    *,
+    description: str,
+    overwrite: bool,
+    progress: bool,
+    finish: Callable[[Path], None] | None = None,
+) -> None:
+    """Build a dataset in a temporary folder, one ``write_sequence(root, plan, bar)`` per plan, then ``finish``.
+
+    The folder becomes ``out`` only when everything succeeded (:func:`atomic_directory`).
+    """
+    total = sum(plan.n_frames for plan in plans)
+    with (
+        atomic_directory(out, overwrite=overwrite) as root,
+        tqdm(total=total, desc=description, unit="frame", disable=not progress) as bar,
+    ):
+        for plan in plans:
+            bar.set_postfix_str(plan.name)
+            write_sequence(root, plan, bar)
+        if finish is not None:
+            finish(root)

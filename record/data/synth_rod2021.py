@@ -22,11 +22,11 @@ import numpy as np
 from tqdm import tqdm
 
 from record.data import rod2021 as rod
-from record.data.synth_common import SequencePlan, SplitSize, atomic_directory, dataset_scene, plan_sequences
+from record.data.synth_common import SequencePlan, SplitSize, plan_sequences, simulated_chunks, write_dataset
 from record.dsp.chain import Rod2021Chain
 from record.errors import ConfigError
 from record.sensors import ROD2021
-from record.sim import FrameTruth, SceneConfig, SimulationConfig, Simulator, random_scene
+from record.sim import FrameTruth, SceneConfig, SimulationConfig
 
 __all__ = ["Rod2021SynthConfig", "annotation_lines", "rod2021_names", "write_rod2021"]
 
@@ -97,14 +97,8 @@ def _write_sequence(
     folder = "train" if config.plain and plan.split == "valid" else plan.split
     radar_dir = root / "sequences" / folder / plan.name / rod.CHIRP_FOLDER
     radar_dir.mkdir(parents=True)
-    rng = np.random.default_rng(plan.seed)
-    scene = random_scene(
-        config.scene or dataset_scene(ROD2021), plan.n_frames * ROD2021.waveform.frame_period_s, rng
-    )
-    simulator = Simulator(ROD2021, scene, config.simulation, rng=rng)
     lines: list[str] = []
-    for start in range(0, plan.n_frames, config.chunk_frames):
-        frames = list(simulator.frames(min(config.chunk_frames, plan.n_frames - start), start))
+    for frames in simulated_chunks(ROD2021, plan, config.scene, config.simulation, config.chunk_frames):
         maps = chain(np.stack([frame.adc for frame in frames]))  # [F, 4, 128, 128, 2]
         for frame, frame_maps in zip(frames, maps):
             for chirp, chirp_map in zip(ROD2021.chirp_ids, frame_maps):
@@ -127,14 +121,13 @@ def write_rod2021(
     """Simulate and write a ROD2021 dataset at ``out`` (default :class:`Rod2021SynthConfig`), atomically."""
     config = config or Rod2021SynthConfig()
     names = {split: rod2021_names(split, size.sequences) for split, size in config.sizes.items()}
-    plans = plan_sequences(config.sizes, names, seed)
     chain = Rod2021Chain()
-    total = sum(plan.n_frames for plan in plans)
-    with (
-        atomic_directory(out, overwrite=overwrite) as root,
-        tqdm(total=total, desc="simulate rod2021", unit="frame", disable=not progress) as bar,
-    ):
-        for plan in plans:
-            bar.set_postfix_str(plan.name)
-            _write_sequence(root, plan, config, chain, bar)
+    write_dataset(
+        out,
+        plan_sequences(config.sizes, names, seed),
+        lambda root, plan, bar: _write_sequence(root, plan, config, chain, bar),
+        description="simulate rod2021",
+        overwrite=overwrite,
+        progress=progress,
+    )
     return Path(out)
