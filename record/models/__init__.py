@@ -2,8 +2,8 @@
 
 Every model returns logits and offers:
 
-* ``forward(window)``: buffer mode, ``[B, C, T, H, W]`` (MV-RECORD: a dict ``rd``/``ra``/``ad`` of them), state
-  reset at the window start, logits for the last frame;
+* ``forward(window)``: buffer mode, ``[B, C, T, H, W]`` (MV-RECORD: a dict ``rd``/``ra``/``ad`` of them),
+  state reset at the window start, logits for the last frame;
 * ``step(frame, state) -> (logits, new_state)``: online mode, a pure function of its inputs, state = tuple of
   tensors named ``model.state_names``, initial state ``model.zero_state(batch_size, height, width)``;
 * ``activate(logits)`` / ``output_activation``: the published output function (sigmoid or softmax).

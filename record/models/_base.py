@@ -1,4 +1,4 @@
-"""The API every RECORD model shares: buffer ``forward``, online ``step`` with an explicit state, activation."""
+"""The API every RECORD model shares: buffer ``forward``, online ``step`` with explicit state, activation."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ FeaturesT = TypeVar("FeaturesT")
 
 
 def apply_activation(logits: Outputs, activation: str) -> Outputs:
-    """Apply ``"sigmoid"`` element-wise or ``"softmax"`` over the class axis (dim 1) to a tensor or dict of them."""
+    """Apply ``"sigmoid"`` element-wise or ``"softmax"`` over classes (dim 1) to a tensor or dict of them."""
     if isinstance(logits, Mapping):
         return {key: apply_activation(value, activation) for key, value in logits.items()}
     if activation == "sigmoid":
@@ -40,6 +40,9 @@ class StreamingModel(nn.Module):
     """
 
     state_names: tuple[str, ...] = ()
+    #: Names of the input / output views when inputs / logits are dicts (MV-RECORD); empty for single tensors.
+    input_views: tuple[str, ...] = ()
+    output_views: tuple[str, ...] = ()
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -73,8 +76,17 @@ class StreamingModel(nn.Module):
         generator: torch.Generator | None = None,
     ) -> Inputs:
         """Random input: one frame (``window=None``) or a ``window``-frame buffer, at ``size`` (default
-        ``config.input_size``), on the model's device and dtype."""
-        raise NotImplementedError
+        ``config.input_size``), on the model's device and dtype; a dict keyed by view for multi-view
+        models."""
+        time = () if window is None else (window,)
+        sizes = self.view_sizes(*(size or self.config.input_size))
+        inputs = {view: self._random((batch_size, self.config.in_channels, *time, *view_size), generator)
+                  for view, view_size in sizes.items()}
+        return inputs if self.input_views else inputs["frame"]
+
+    def view_sizes(self, height: int, width: int) -> dict[str, tuple[int, int]]:
+        """Frame size (H, W) of every input view for a reference frame size (single-view: ``frame``)."""
+        return {"frame": (height, width)}
 
     def _where(self, method: str, argument: str) -> str:
         return f"{self.model_name}.{method}: {argument}"
@@ -85,7 +97,10 @@ class StreamingModel(nn.Module):
 
     def _random(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
         param = next(self.parameters())
-        return torch.randn(shape, generator=generator, dtype=param.dtype).to(param.device)
+        if generator is None:
+            return torch.randn(shape, dtype=param.dtype, device=param.device)
+        values = torch.randn(shape, generator=generator, dtype=param.dtype, device=generator.device)
+        return values.to(param.device)
 
     def _check_state(self, state: object, method: str, batch: int, height: int, width: int) -> None:
         param = next(self.parameters())
@@ -103,8 +118,9 @@ class StreamingModel(nn.Module):
 class RecurrentModel(StreamingModel, Generic[FeaturesT]):
     """A model whose buffer mode is its online step run over the window from the zero state.
 
-    ``forward`` and ``step`` share ``_encode`` (per frame, updates the state) and ``_decode`` (once, on the last
-    frame's features), so the buffer output for the last frame equals the online output after the same frames.
+    ``forward`` and ``step`` share ``_encode`` (per frame, updates the state) and ``_decode`` (once, on the
+    last frame's features), so the buffer output for the last frame equals the online output after the same
+    frames.
     """
 
     def forward(self, x: Inputs) -> Outputs:  # type: ignore[override]

@@ -5,10 +5,10 @@ Project checkpoint (``torch.save`` of a dict, loadable with ``weights_only=True`
     {"format": "record-checkpoint", "format_version": 1, "model": <registry name>, "config": <config fields>,
      "state_dict": <this project's keys>, "metadata": {...}, "extra": {...}}
 
-Published checkpoints are accepted as a bare ``state_dict``, a dict holding ``state_dict`` (the fixtures), or a
-PyTorch-Lightning checkpoint whose keys carry the executor's attribute prefix (``model.``). Keys outside that
-prefix belong to the executor (losses, metrics) and are ignored. The one key remap from the published names is
-the removal of the ``BottleneckLSTM`` wrapper level: ``bottleneck_lstmN.cell.X`` -> ``bottleneck_lstmN.X``.
+Published checkpoints are accepted as a bare ``state_dict``, a dict holding ``state_dict`` (the fixtures), or
+a PyTorch-Lightning checkpoint whose keys carry the executor's attribute prefix (``model.``). Keys outside
+that prefix belong to the executor (losses, metrics) and are ignored. The one key remap from the published
+names removes the ``BottleneckLSTM`` wrapper level: ``bottleneck_lstmN.cell.X`` -> ``bottleneck_lstmN.X``.
 """
 
 from __future__ import annotations
@@ -71,9 +71,11 @@ def read_checkpoint(source: CheckpointSource, *, trusted: bool = False) -> Mappi
     try:
         payload = torch.load(path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as error:
-        first_line = str(error).strip().splitlines()[0]
+        found = re.search(r"GLOBAL (\S+)", str(error))
+        if found is None:
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (unpickling failed)") from None
         raise CheckpointError(
-            f"{path}: holds objects beyond tensors and plain containers ({first_line}); load it with "
+            f"{path}: holds a pickled {found.group(1)} besides tensors and plain containers; load it with "
             "trusted=True (CLI: --trust-pickle) only if you trust its origin"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
@@ -100,8 +102,9 @@ def check_project_checkpoint(payload: Mapping[str, Any], model_name: str, where:
                                        expected=model_name))
     for field in ("config", "state_dict"):
         if not isinstance(payload.get(field), Mapping):
-            raise CheckpointError(describe(where, f"'{field}' missing or not a dict", found=type(payload.get(field))
-                                           .__name__, expected="dict"))
+            found = type(payload.get(field)).__name__
+            problem = f"'{field}' missing or not a dict"
+            raise CheckpointError(describe(where, problem, found=found, expected="dict"))
 
 
 def find_state_dict(payload: Mapping[str, Any], where: str) -> Mapping[str, Any]:
@@ -112,12 +115,13 @@ def find_state_dict(payload: Mapping[str, Any], where: str) -> Mapping[str, Any]
         return payload
     hint = " (a fixture file naming its weights in 'state_dict_file': convert that file)" \
         if "state_dict_file" in payload else ""
-    raise CheckpointError(describe(where, f"no state_dict found{hint}", found=sorted(map(str, payload))[:_LISTED],
-                                   expected="a state_dict, or a dict with a 'state_dict' entry"))
+    found = sorted(map(str, payload))[:_LISTED]
+    raise CheckpointError(describe(where, f"no state_dict found{hint}", found=found,
+                                   expected="a state_dict or a dict with a 'state_dict' entry"))
 
 
 def _longest_suffix_match(key: str, expected: Mapping[str, Any]) -> str | None:
-    """The prefix ``p`` such that ``key == p + e`` for the longest expected key ``e`` (None if there is none)."""
+    """The prefix ``p`` with ``key == p + e`` for the longest expected key ``e`` (None if there is none)."""
     if key in expected:
         return ""
     matches = [name for name in expected if key.endswith("." + name)]
@@ -125,7 +129,7 @@ def _longest_suffix_match(key: str, expected: Mapping[str, Any]) -> str | None:
 
 
 def _remap(state_dict: Mapping[str, Any], expected: Mapping[str, Any]) -> dict[str, Any]:
-    """Remap published names and strip the executor prefix found on most keys; drop keys outside the prefix."""
+    """Remap published names, strip the executor prefix found on most keys, drop keys outside that prefix."""
     remapped = {official_to_project_key(str(key)): value for key, value in state_dict.items()}
     prefixes = Counter(p for key in remapped if (p := _longest_suffix_match(key, expected)) is not None)
     prefix = prefixes.most_common(1)[0][0] if prefixes else ""
@@ -133,7 +137,8 @@ def _remap(state_dict: Mapping[str, Any], expected: Mapping[str, Any]) -> dict[s
 
 
 def _listing(title: str, items: list[str]) -> str:
-    shown = ", ".join(items[:_LISTED]) + (f", ... ({len(items) - _LISTED} more)" if len(items) > _LISTED else "")
+    more = f", ... ({len(items) - _LISTED} more)" if len(items) > _LISTED else ""
+    shown = ", ".join(items[:_LISTED]) + more
     return f"{len(items)} {title}: {shown}"
 
 
@@ -181,7 +186,8 @@ def save_checkpoint(model: StreamingModel, destination: str | os.PathLike[str], 
     """Write ``model`` as a project checkpoint, atomically; return the saved dict.
 
     Args:
-        model: a model built by :func:`record.models.create_model` (its ``model_name`` and ``config`` are stored).
+        model: a model built by :func:`record.models.create_model` (its ``model_name`` and ``config`` are
+            stored).
         destination: file to write (parents are created).
         metadata: plain, JSON-like facts (source file, epoch, metrics).
         extra: further state saved as is (e.g. an optimizer ``state_dict``).

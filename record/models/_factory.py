@@ -30,15 +30,15 @@ def create_model(name: str, checkpoint: CheckpointSource | None = None, *, trust
     Args:
         name: a name from :func:`record.models.list_models`.
         checkpoint: a project checkpoint (its stored config is used, then ``overrides``) or a published one
-            (converted on the fly; the default config plus ``overrides``), as a path or an already loaded dict.
+            (converted on the fly; the default config plus ``overrides``), as a path or a loaded dict.
         trusted: allow full unpickling of checkpoint files that hold more than tensors (Lightning checkpoints
             with arbitrary hyper-parameters). Only for files from a trusted origin.
         **overrides: config fields to change (e.g. ``output_activation="sigmoid"``).
 
     Raises:
         ConfigError: unknown name or config field.
-        CheckpointError: unreadable checkpoint, a checkpoint of another model, missing / unexpected keys or shape
-            mismatches.
+        CheckpointError: unreadable checkpoint, a checkpoint of another model, missing / unexpected keys or
+            shape mismatches.
     """
     builder = model_entrypoint(name)
     if checkpoint is None:
@@ -58,8 +58,14 @@ def create_model(name: str, checkpoint: CheckpointSource | None = None, *, trust
     return model
 
 
-def convert_checkpoint(source: CheckpointSource, model_name: str, destination: str | os.PathLike[str] | None = None,
-                       *, trusted: bool = False, **overrides: Any) -> dict[str, Any]:
+def convert_checkpoint(
+    source: CheckpointSource,
+    model_name: str,
+    destination: str | os.PathLike[str] | None = None,
+    *,
+    trusted: bool = False,
+    **overrides: Any,
+) -> dict[str, Any]:
     """Convert a published RECORD checkpoint (or re-check a project one) into the project format.
 
     Args:

@@ -10,7 +10,13 @@ from record.errors import ConfigError, describe
 from record.models._base import StreamingModel
 from record.models.configs import config_from_dict
 
-__all__ = ["build_model_with_config", "list_models", "model_entrypoint", "register_model"]
+__all__ = [
+    "build_model_with_config",
+    "list_models",
+    "model_description",
+    "model_entrypoint",
+    "register_model",
+]
 
 ModelT = TypeVar("ModelT", bound=StreamingModel)
 Builder = Callable[..., StreamingModel]
@@ -37,7 +43,14 @@ def model_entrypoint(name: str) -> Builder:
     try:
         return _BUILDERS[name]
     except KeyError:
-        raise ConfigError(describe("model name", "unknown model", found=repr(name), expected=list_models())) from None
+        known = list_models()
+        raise ConfigError(describe("model name", "unknown model", found=repr(name), expected=known)) from None
+
+
+def model_description(name: str) -> str:
+    """First line of the builder's docstring."""
+    doc = (model_entrypoint(name).__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
 
 
 def build_model_with_config(

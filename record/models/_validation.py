@@ -15,7 +15,7 @@ __all__ = ["FrameSpec", "check_frame", "check_state", "check_window"]
 
 @dataclass(frozen=True)
 class FrameSpec:
-    """What one input view must look like: channel count and the total stride its size must be divisible by."""
+    """What one input view must look like: channels, the stride its size must divide by, dtype, device."""
 
     channels: int
     stride: tuple[int, int]
@@ -24,13 +24,15 @@ class FrameSpec:
 
     def layout(self, with_time: bool) -> str:
         time = "T, " if with_time else ""
-        return f"[B, {self.channels}, {time}H, W] with H divisible by {self.stride[0]} and W by {self.stride[1]}"
+        divisible = f"H divisible by {self.stride[0]} and W by {self.stride[1]}"
+        return f"[B, {self.channels}, {time}H, W] with {divisible}"
 
 
 def _check(value: object, where: str, spec: FrameSpec, with_time: bool) -> tuple[int, ...]:
     layout = spec.layout(with_time)
     if not isinstance(value, Tensor):
-        raise InputError(describe(where, "not a tensor", found=type(value).__name__, expected=f"a tensor {layout}"))
+        found = type(value).__name__
+        raise InputError(describe(where, "not a tensor", found=found, expected=f"a tensor {layout}"))
     rank = 5 if with_time else 4
     shape = tuple(value.shape)
     if value.dim() != rank:
@@ -67,12 +69,12 @@ def check_state(
     dtype: torch.dtype,
     device: torch.device,
 ) -> None:
-    """Check a recurrent state: a tuple/list of ``len(names)`` tensors with the given shapes, dtype and device."""
+    """Check a recurrent state: a tuple/list of ``len(names)`` tensors of the given shapes, dtype, device."""
     if not isinstance(state, (tuple, list)) or len(state) != len(names):
         found = f"{type(state).__name__} of length {len(state)}" if isinstance(state, (tuple, list)) else \
             type(state).__name__
-        raise InputError(describe(where, "wrong state", found=found,
-                                  expected=f"a tuple of {len(names)} tensors ({', '.join(names) or 'empty'})"))
+        expected = f"a tuple of {len(names)} tensors ({', '.join(names) or 'empty'})"
+        raise InputError(describe(where, "wrong state", found=found, expected=expected))
     for name, tensor, shape in zip(names, state, shapes):
         if not isinstance(tensor, Tensor):
             raise InputError(describe(f"{where} '{name}'", "not a tensor", found=type(tensor).__name__,
@@ -81,5 +83,7 @@ def check_state(
             raise InputError(describe(f"{where} '{name}'", "wrong shape for this frame size and batch",
                                       found=list(tensor.shape), expected=list(shape)))
         if tensor.dtype != dtype or tensor.device != device:
-            raise InputError(describe(f"{where} '{name}'", "dtype/device differs from the model's",
-                                      found=f"{tensor.dtype} on {tensor.device}", expected=f"{dtype} on {device}"))
+            found = f"{tensor.dtype} on {tensor.device}"
+            problem = "dtype/device differs from the model's"
+            expected = f"{dtype} on {device}"
+            raise InputError(describe(f"{where} '{name}'", problem, found=found, expected=expected))

@@ -26,7 +26,8 @@ __all__ = [
 
 OutputActivation = Literal["sigmoid", "softmax"]
 #: Strides (s_h, s_w) of the three down-sampling stages (ir_block2, ir_block3, ir_block4); the decoder's
-#: transposed convolutions mirror them (up_conv1 <-> ir_block4, up_conv2 <-> ir_block3, up_conv3 <-> ir_block2).
+#: transposed convolutions mirror them (up_conv1 <-> ir_block4, up_conv2 <-> ir_block3, up_conv3 <->
+#: ir_block2).
 StageStrides = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
 
 #: ROD2021 range-azimuth maps and CARRADA range-angle maps: /8 on both axes.
@@ -40,7 +41,8 @@ _ACTIVATIONS = ("sigmoid", "softmax")
 def _check_positive(owner: str, **values: int) -> None:
     for field, value in values.items():
         if not isinstance(value, int) or value < 1:
-            raise ConfigError(describe(f"{owner}.{field}", "must be a positive integer", found=value, expected=">= 1"))
+            problem = "must be a positive integer"
+            raise ConfigError(describe(f"{owner}.{field}", problem, found=value, expected=">= 1"))
 
 
 def _check_common(config: RecordConfig | MVRecordConfig) -> None:

@@ -36,7 +36,8 @@ class MVRecord(RecurrentModel[ViewFeatures]):
     """MV-RECORD.
 
     * ``forward({"rd": x_rd, "ra": x_ra, "ad": x_ad})``: buffer mode; ``x_rd``, ``x_ad`` ``[B, C, T, H, W]``,
-      ``x_ra`` ``[B, C, T, H, 4W]`` -> ``{"rd": [B, n, H, W], "ra": [B, n, H, 4W]}`` logits for the last frame.
+      ``x_ra`` ``[B, C, T, H, 4W]`` -> ``{"rd": [B, n, H, W], "ra": [B, n, H, 4W]}`` logits for the last
+      frame.
     * ``step(frames, state)``: the same dict with one frame per view (``[B, C, H, W]``) and the flat state
       ``(rd_h1, rd_c1, rd_h2, rd_c2, ra_h1, ..., ad_c2)`` -> ``(logits dict, new_state)``.
 
@@ -45,6 +46,8 @@ class MVRecord(RecurrentModel[ViewFeatures]):
     """
 
     state_names = tuple(f"{view}_{name}" for view in INPUT_VIEWS for name in Record.state_names)
+    input_views = INPUT_VIEWS
+    output_views = OUTPUT_VIEWS
 
     def __init__(self, config: MVRecordConfig) -> None:
         super().__init__(config)
@@ -56,36 +59,31 @@ class MVRecord(RecurrentModel[ViewFeatures]):
         self.skip_connection_lstm1_conv = nn.Conv2d(n_views * f1_channels, f1_channels, kernel_size=1)
         self.skip_connection_lstm2_conv = nn.Conv2d(n_views * f2_channels, f2_channels, kernel_size=1)
         latent = n_views * z_channels
-        self.rd_decoder = RecordDecoder(latent, config.decoder_channels, config.n_classes, _VIEW_STRIDES["rd"])
-        self.ra_decoder = RecordDecoder(latent, config.decoder_channels, config.n_classes, _VIEW_STRIDES["ra"])
+        widths, n_classes = config.decoder_channels, config.n_classes
+        self.rd_decoder = RecordDecoder(latent, widths, n_classes, _VIEW_STRIDES["rd"])
+        self.ra_decoder = RecordDecoder(latent, widths, n_classes, _VIEW_STRIDES["ra"])
 
     def _encoder(self, view: str) -> RecordEncoder:
         return getattr(self, f"{view}_encoder")
 
-    @staticmethod
-    def view_sizes(height: int, width: int) -> dict[str, tuple[int, int]]:
+    def view_sizes(self, height: int, width: int) -> dict[str, tuple[int, int]]:
         """Frame size of every input view given the RD frame size ``height x width``."""
         return {"rd": (height, width), "ra": (height, RA_WIDTH_FACTOR * width), "ad": (height, width)}
 
     def state_shapes(self, batch_size: int, height: int, width: int) -> tuple[tuple[int, ...], ...]:
-        self._check_size(self._where("state_shapes", "RD frame size"), height, width, self.rd_encoder.total_stride)
+        where = self._where("state_shapes", "RD frame size")
+        self._check_size(where, height, width, self.rd_encoder.total_stride)
         sizes = self.view_sizes(height, width)
-        return tuple(shape for view in INPUT_VIEWS for shape in self._encoder(view).state_shapes(batch_size,
-                                                                                                 *sizes[view]))
-
-    def example_input(self, batch_size: int = 1, window: int | None = None, size: tuple[int, int] | None = None,
-                      generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        time = () if window is None else (window,)
-        sizes = self.view_sizes(*(size or self.config.input_size))
-        return {view: self._random((batch_size, self.config.in_channels, *time, *sizes[view]), generator)
-                for view in INPUT_VIEWS}
+        per_view = (self._encoder(view).state_shapes(batch_size, *sizes[view]) for view in INPUT_VIEWS)
+        return tuple(shape for shapes in per_view for shape in shapes)
 
     def _check_views(self, inputs: object, method: str, with_time: bool) -> tuple[int, ...]:
         """Check the view dict; return ``(B, [T,] H, W)`` with H x W the RD size."""
         where = self._where(method, "inputs")
         if not isinstance(inputs, Mapping) or set(inputs) != set(INPUT_VIEWS):
             found = sorted(inputs) if isinstance(inputs, Mapping) else type(inputs).__name__
-            raise InputError(describe(where, "expected a dict of views", found=found, expected=list(INPUT_VIEWS)))
+            expected = list(INPUT_VIEWS)
+            raise InputError(describe(where, "expected a dict of views", found=found, expected=expected))
         check = check_window if with_time else check_frame
         dims = {view: check(inputs[view], self._where(method, f"inputs[{view!r}]"),
                             self._frame_spec(self.config.in_channels, self._encoder(view).total_stride))
@@ -129,10 +127,11 @@ class MVRecord(RecurrentModel[ViewFeatures]):
         skip1_rd = self.skip_connection_lstm1_conv(torch.cat((h1_rd, ra_to_rd, h1_ad), dim=1))
         rd_to_ra, ad_to_ra = (F.interpolate(h, scale_factor=(1, 2), mode="nearest") for h in (h1_rd, h1_ad))
         skip1_ra = self.skip_connection_lstm1_conv(torch.cat((rd_to_ra, h1_ra, ad_to_ra), dim=1))
-        return {"rd": self.rd_decoder(latent, skip2, skip1_rd), "ra": self.ra_decoder(latent, skip2, skip1_ra)}
+        rd_logits = self.rd_decoder(latent, skip2, skip1_rd)
+        return {"rd": rd_logits, "ra": self.ra_decoder(latent, skip2, skip1_ra)}
 
 
 @register_model
 def mv_record(**overrides: object) -> MVRecord:
-    """MV-RECORD(-S) for CARRADA: RD 256x64, RA 256x256, AD 256x64 frames -> RD and RA logits, softmax, T = 5."""
+    """MV-RECORD(-S) for CARRADA: RD 256x64, RA 256x256, AD 256x64 -> RD and RA logits, softmax, T = 5."""
     return build_model_with_config(MVRecord, "mv_record", MVRecordConfig(), overrides)

@@ -4,9 +4,9 @@ C. Decourt, R. VanRullen, D. Salle, T. Oberlin, "A recurrent CNN for online obje
 frames", arXiv:2212.11172. Layer layout, parameter names and numerics follow the published code
 (github.com/colindecourt/record @ 52b6f37); its weights load through :func:`record.models.convert_checkpoint`.
 
-Single-view RECORD: a per-frame encoder with two Bottleneck LSTMs (states ``h1, c1`` at 1/2 and ``h2, c2`` at
-1/4 of the input size for isotropic strides) and a U-Net-like decoder run on the last frame's features, with the
-LSTM hidden states as skip connections.
+Single-view RECORD: a per-frame encoder with two Bottleneck LSTMs (states ``h1, c1`` at 1/2 and ``h2, c2``
+at 1/4 of the input size for isotropic strides) and a U-Net-like decoder run on the last frame's features,
+with the LSTM hidden states as skip connections.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def total_stride(strides: StageStrides) -> tuple[int, int]:
 
 
 class RecordEncoder(nn.Module):
-    """Per-frame encoder: ``[B, C_in, H, W]`` -> features ``(z, h2, h1)`` and the new state ``(h1, c1, h2, c2)``.
+    """Per-frame encoder: ``[B, C_in, H, W]`` -> features ``(z, h2, h1)`` and new state ``(h1, c1, h2, c2)``.
 
     in_conv -> ir_block1 -> ir_block2 (stride s1) -> bottleneck_lstm1 -> ir_block3 (s2) -> bottleneck_lstm2 ->
     ir_block4 (s3). Shapes for an H x W input: h1, c1 ``[B, 32, H/s1]``, h2, c2 ``[B, 64, H/(s1 s2)]``,
@@ -52,7 +52,9 @@ class RecordEncoder(nn.Module):
         recurrent: include the two Bottleneck LSTMs.
     """
 
-    def __init__(self, in_channels: int, strides: StageStrides = ISOTROPIC_STRIDES, recurrent: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, strides: StageStrides = ISOTROPIC_STRIDES, recurrent: bool = True
+    ) -> None:
         super().__init__()
         (c1, n1, t1), (c2, n2, t2), (c3, n3, t3), (c4, n4, t4) = ENCODER_STAGES
         self.strides = strides
@@ -93,15 +95,17 @@ class RecordEncoder(nn.Module):
 def _up_conv(in_channels: int, out_channels: int, stride: tuple[int, int]) -> nn.ConvTranspose2d:
     """Transposed 3x3 convolution multiplying the size by ``stride`` exactly (output padding = stride - 1)."""
     output_padding = (stride[0] - 1, stride[1] - 1)
-    return nn.ConvTranspose2d(in_channels, out_channels, 3, stride=stride, padding=1, output_padding=output_padding)
+    return nn.ConvTranspose2d(
+        in_channels, out_channels, 3, stride=stride, padding=1, output_padding=output_padding
+    )
 
 
 class RecordDecoder(nn.Module):
     """Decoder run once per output frame: ``(z, f2, f1)`` -> logits ``[B, n_classes, H, W]``.
 
     up_conv1(z) ++ f2 -> conv_skip_connection1 -> up_conv2 ++ f1 -> conv_skip_connection2 -> up_conv3 ->
-    conv_skip_connection3 -> conv_head1 (3x3 conv, act, norm) -> conv_head2 (1x1). ``++`` concatenates on channels,
-    up-sampled tensor first. Skip layers are single inverted residuals with expansion 1.
+    conv_skip_connection3 -> conv_head1 (3x3 conv, act, norm) -> conv_head2 (1x1). ``++`` concatenates on
+    channels, up-sampled tensor first. Skip layers are single inverted residuals with expansion 1.
 
     Args:
         latent_channels: channels of ``z`` (128; 384 for MV-RECORD's concatenated views).
@@ -134,8 +138,8 @@ class RecordDecoder(nn.Module):
 class Record(RecurrentModel[Features]):
     """Single-view RECORD.
 
-    * ``forward(x)``: buffer mode, ``x`` ``[B, C, T, H, W]`` -> logits ``[B, n_classes, H, W]`` for the last frame
-      (state reset at the window start; any T >= 1).
+    * ``forward(x)``: buffer mode, ``x`` ``[B, C, T, H, W]`` -> logits ``[B, n_classes, H, W]`` for the last
+      frame (state reset at the window start; any T >= 1).
     * ``step(frame, state)``: online mode, ``frame`` ``[B, C, H, W]``, ``state`` = ``(h1, c1, h2, c2)`` ->
       ``(logits, new_state)``. Batch entries are independent streams.
 
@@ -147,17 +151,12 @@ class Record(RecurrentModel[Features]):
     def __init__(self, config: RecordConfig) -> None:
         super().__init__(config)
         self.encoder = RecordEncoder(config.in_channels, config.strides)
-        self.decoder = RecordDecoder(ENCODER_STAGES[3][0], config.decoder_channels, config.n_classes, config.strides)
+        latent = ENCODER_STAGES[3][0]
+        self.decoder = RecordDecoder(latent, config.decoder_channels, config.n_classes, config.strides)
 
     def state_shapes(self, batch_size: int, height: int, width: int) -> tuple[tuple[int, ...], ...]:
         self._check_size(self._where("state_shapes", "frame size"), height, width, self.encoder.total_stride)
         return self.encoder.state_shapes(batch_size, height, width)
-
-    def example_input(self, batch_size: int = 1, window: int | None = None, size: tuple[int, int] | None = None,
-                      generator: torch.Generator | None = None) -> Tensor:
-        height, width = size or self.config.input_size
-        time = () if window is None else (window,)
-        return self._random((batch_size, self.config.in_channels, *time, height, width), generator)
 
     def _check_window(self, x: Tensor) -> tuple[int, int, int, int]:
         spec = self._frame_spec(self.config.in_channels, self.encoder.total_stride)
@@ -194,13 +193,17 @@ def record_carrada_rd(**overrides: object) -> Record:
     The published model applied a sigmoid before CE / soft Dice (quirk Q2); ``activate`` applies the softmax a
     segmentation model needs. For parity with the published outputs use ``output_activation="sigmoid"``.
     """
-    config = RecordConfig(in_channels=1, n_classes=4, strides=RANGE_DOPPLER_STRIDES, output_activation="softmax",
-                          window=5, input_size=(256, 64))
+    config = RecordConfig(
+        in_channels=1, n_classes=4, strides=RANGE_DOPPLER_STRIDES, output_activation="softmax", window=5,
+        input_size=(256, 64),
+    )
     return _create_record("record_carrada_rd", config, **overrides)
 
 
 @register_model
 def record_carrada_ra(**overrides: object) -> Record:
     """RECORD-RA for CARRADA: 1-channel range-angle frames 256 x 256, 4 classes, softmax, T = 5 (see Q2)."""
-    config = RecordConfig(in_channels=1, n_classes=4, output_activation="softmax", window=5, input_size=(256, 256))
+    config = RecordConfig(
+        in_channels=1, n_classes=4, output_activation="softmax", window=5, input_size=(256, 256)
+    )
     return _create_record("record_carrada_ra", config, **overrides)

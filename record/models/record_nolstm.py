@@ -33,7 +33,8 @@ class RecordNoLstm(StreamingModel):
         super().__init__(config)
         self.state_names = ("previous_frames",) if config.window > 1 else ()
         self.encoder = RecordEncoder(config.in_channels * config.window, config.strides, recurrent=False)
-        self.decoder = RecordDecoder(ENCODER_STAGES[3][0], config.decoder_channels, config.n_classes, config.strides)
+        latent = ENCODER_STAGES[3][0]
+        self.decoder = RecordDecoder(latent, config.decoder_channels, config.n_classes, config.strides)
 
     def state_shapes(self, batch_size: int, height: int, width: int) -> tuple[tuple[int, ...], ...]:
         self._check_size(self._where("state_shapes", "frame size"), height, width, self.encoder.total_stride)
@@ -41,18 +42,13 @@ class RecordNoLstm(StreamingModel):
             return ()
         return ((batch_size, self.config.in_channels, self.config.window - 1, height, width),)
 
-    def example_input(self, batch_size: int = 1, window: int | None = None, size: tuple[int, int] | None = None,
-                      generator: torch.Generator | None = None) -> Tensor:
-        height, width = size or self.config.input_size
-        time = () if window is None else (window,)
-        return self._random((batch_size, self.config.in_channels, *time, height, width), generator)
-
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         spec = self._frame_spec(self.config.in_channels, self.encoder.total_stride)
         where = self._where("forward", "x")
         _, window, _, _ = check_window(x, where, spec)
         if window != self.config.window:
-            raise InputError(describe(where, "wrong number of frames T", found=window, expected=self.config.window))
+            expected = self.config.window
+            raise InputError(describe(where, "wrong number of frames T", found=window, expected=expected))
         return self._predict(x)
 
     def step(self, frame: Tensor, state: State) -> tuple[Tensor, State]:
@@ -72,10 +68,12 @@ class RecordNoLstm(StreamingModel):
 @register_model
 def record_nolstm_single(**overrides: object) -> RecordNoLstm:
     """No-LSTM RECORD on one ROD2021 frame (8 channels), 3 classes, sigmoid."""
-    return build_model_with_config(RecordNoLstm, "record_nolstm_single", RecordNoLstmConfig(window=1), overrides)
+    config = RecordNoLstmConfig(window=1)
+    return build_model_with_config(RecordNoLstm, "record_nolstm_single", config, overrides)
 
 
 @register_model
 def record_nolstm_multi(**overrides: object) -> RecordNoLstm:
     """No-LSTM RECORD on 12 ROD2021 frames stacked on channels (96 channels), 3 classes, sigmoid."""
-    return build_model_with_config(RecordNoLstm, "record_nolstm_multi", RecordNoLstmConfig(window=12), overrides)
+    config = RecordNoLstmConfig(window=12)
+    return build_model_with_config(RecordNoLstm, "record_nolstm_multi", config, overrides)

@@ -13,7 +13,7 @@ LEAKY_SLOPE = 0.01
 
 
 def layer_norm_2d(channels: int) -> nn.GroupNorm:
-    """The published "layer" norm: ``GroupNorm(1, C)``, per-sample statistics over (C, H, W), per-channel affine."""
+    """The published "layer" norm ``GroupNorm(1, C)``: per-sample statistics over (C, H, W), affine per C."""
     return nn.GroupNorm(1, channels)
 
 
@@ -25,8 +25,8 @@ def leaky_relu() -> nn.LeakyReLU:
 class ConvActNorm(nn.Module):
     """``Conv2d(3x3, padding 1, bias) -> LeakyReLU(0.01) -> GroupNorm(1, C_out)``.
 
-    Submodules are named ``conv``, ``acti``, ``norm`` like the published ``Conv3x3ReLUNorm``, so its weights load
-    unchanged. Maps ``[B, C_in, H, W]`` to ``[B, C_out, H / s_h, W / s_w]``.
+    Submodules are named ``conv``, ``acti``, ``norm`` like the published ``Conv3x3ReLUNorm``, so its weights
+    load unchanged. Maps ``[B, C_in, H, W]`` to ``[B, C_out, H / s_h, W / s_w]``.
 
     Args:
         in_channels: input channels.

@@ -38,11 +38,11 @@ class InvertedResidual(nn.Module):
         super().__init__()
         stride = to_pair(stride)
         if expansion <= 0:
-            raise ConfigError(describe("InvertedResidual", "bad expansion factor", found=expansion, expected="> 0"))
+            problem = "bad expansion factor"
+            raise ConfigError(describe("InvertedResidual", problem, found=expansion, expected="> 0"))
         if expansion == 1 and stride != (1, 1):
-            raise ConfigError(
-                describe("InvertedResidual", "expansion 1 supports no stride (quirk Q7)", found=stride, expected=(1, 1))
-            )
+            problem = "expansion 1 supports no stride (quirk Q7)"
+            raise ConfigError(describe("InvertedResidual", problem, found=stride, expected=(1, 1)))
         hidden = round(in_channels * expansion)
         self.use_residual = stride == (1, 1) and in_channels == out_channels
         depthwise = nn.Conv2d(hidden, hidden, kernel_size=3, stride=stride, padding=1, groups=hidden)
@@ -51,8 +51,8 @@ class InvertedResidual(nn.Module):
             layers = [depthwise, layer_norm_2d(hidden), leaky_relu(), project, layer_norm_2d(out_channels)]
         else:
             expand = nn.Conv2d(in_channels, hidden, kernel_size=1)
-            layers = [expand, layer_norm_2d(hidden), leaky_relu(), depthwise, layer_norm_2d(hidden), leaky_relu(), project]
-            layers.append(layer_norm_2d(out_channels))
+            layers = [expand, layer_norm_2d(hidden), leaky_relu(), depthwise, layer_norm_2d(hidden)]
+            layers += [leaky_relu(), project, layer_norm_2d(out_channels)]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
