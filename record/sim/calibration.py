@@ -8,13 +8,13 @@ frames (seeds 1000-1039), measured / published:
 ===========  ======================  ======================  =====================  =====================
 view         mean (dB)               std (dB)                min (dB)               max (dB)
 ===========  ======================  ======================  =====================  =====================
-CARRADA RD   58.5 / 58.47            4.5 / 3.75              36.6 / 37.60           122.8 / 119.08
-CARRADA RA   55.2 / 56.00            6.0 / 5.76              36.0 / 40.41           108.5 / 103.81
-CARRADA AD   59.9 / 59.62            4.9 / 4.21              56.9 / 54.43           108.9 / 105.80
+CARRADA RD   58.5 / 58.47            4.5 / 3.75              36.6 / 37.60           117.8 / 119.08
+CARRADA RA   55.2 / 56.00            6.0 / 5.76              36.0 / 40.41           105.3 / 103.81
+CARRADA AD   60.0 / 59.62            5.0 / 4.21              56.9 / 54.43           104.6 / 105.80
 ===========  ======================  ======================  =====================  =====================
 
-ROD2021 complex maps (48 scenes x 2 frames): std of the real / imaginary parts 0.078 / 0.077 (published 0.066),
-magnitude mean 0.045 (0.0437) and std 0.100 (0.0824). The published CARRADA statistics are MVRSS's 'tvt' values
+ROD2021 complex maps (48 scenes x 2 frames): std of the real / imaginary parts 0.063 / 0.062 (published 0.066),
+magnitude mean 0.042 (0.0437) and std 0.078 (0.0824). The published CARRADA statistics are MVRSS's 'tvt' values
 (``*_stats_all.json``), the ROD2021 ones RECORD's CRUW configuration. The CARRADA noise floor sets the means, the
 IF low-pass the low end along range, clutter and road users the spread; a 1 m^2 target at 10 m has a per-sample
 SNR of 0 dB in CARRADA and -5 dB in ROD2021 (whose per-chirp maps integrate 64 times fewer samples).

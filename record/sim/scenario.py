@@ -2,8 +2,8 @@
 
 Each road user walks, rides or drives at a constant speed drawn from its class prior, straight or with one turn
 (constant yaw rate), pedestrians sometimes pausing. Objects present at the start are placed inside the field of
-view; later arrivals (a Poisson process) start outside it and head through it, so objects enter and leave the
-view, cross each other's paths and pass behind each other. Paths are redrawn when they come within
+view (range and azimuth uniform); later arrivals (a Poisson process) head through such a point from outside the
+view, so objects enter and leave the view, cross each other's paths and pass behind each other. Paths are redrawn when they come within
 ``min_range_m`` of the radar or collide with an earlier object (footprints closer than their half lengths).
 A trajectory ends when its object leaves the roaming area (the field of view plus a margin).
 """
@@ -213,7 +213,7 @@ def _until_exit(trajectory: Trajectory, config: SceneConfig, horizon_s: float) -
 def _start_pose(config: SceneConfig, arriving: bool, rng: np.random.Generator) -> tuple[float, float, float]:
     """(x, y, heading): inside the view for initial objects; outside it, heading through it, for arrivals."""
     near, far = config.range_m
-    r = math.sqrt(rng.uniform(near**2, far**2))
+    r = rng.uniform(near, far)
     azimuth = rng.uniform(-config.half_fov_rad, config.half_fov_rad)
     x, y = r * math.cos(azimuth), -r * math.sin(azimuth)
     heading = rng.uniform(-math.pi, math.pi)
