@@ -76,11 +76,9 @@ def test_rod2021_map_from_complex_chirps_with_truth_and_detections(tmp_path) -> 
 
 def test_markers_from_truth_and_object_tables() -> None:
     points = ScattererPoints(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
-    common = dict(x_m=5.0, y_m=0.0, vx_mps=0.0, vy_mps=0.0, heading_rad=0.0, length_m=0.4, width_m=0.5)
-    seen = ObjectTruth(3, "pedestrian", 5.0, 0.0, 0.5, **common, in_fov=True, visible_fraction=1.0, visible=True,
-                       snr_db=20.0, points=points)  # fmt: skip
-    hidden = ObjectTruth(4, "car", 9.0, 0.1, 0.0, **common, in_fov=True, visible_fraction=0.0, visible=False,
-                         snr_db=-10.0, points=points)  # fmt: skip
+    pose = (5.0, 0.0, 0.0, 0.0, 0.0, 0.4, 0.5)  # x, y, vx, vy, heading, length, width
+    seen = ObjectTruth(3, "pedestrian", 5.0, 0.0, 0.5, *pose, True, 1.0, True, 20.0, points)
+    hidden = ObjectTruth(4, "car", 9.0, 0.1, 0.0, *pose, True, 0.0, False, -10.0, points)
     truth = FrameTruth(0, 0.0, (seen, hidden))
     assert [m.label for m in as_markers(truth)] == ["#3"]
     assert len(as_markers(truth, visible_only=False)) == 2
