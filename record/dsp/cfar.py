@@ -122,6 +122,31 @@ def _ca_kernel(power, guard_r, guard_d, train_r, train_d, alpha, threshold):
                 threshold[f, r, d] = alpha[n_train] * (outer - inner) / n_train
 
 
+@njit(cache=True)
+def _kth_smallest(values, k):
+    """The k-th smallest (0-based) of ``values``, which are reordered in place (Hoare's quickselect)."""
+    lo, hi = 0, values.shape[0] - 1
+    while lo < hi:
+        pivot = values[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return values[k]
+
+
 @njit(parallel=True, cache=True)
 def _os_kernel(power, guard_r, guard_d, train_r, train_d, rank_k, alpha, threshold):
     n_frames, n_range, n_doppler = power.shape
@@ -140,7 +165,7 @@ def _os_kernel(power, guard_r, guard_d, train_r, train_d, rank_k, alpha, thresho
                     cells[n_train] = power[f, i, (d + offset) % n_doppler]
                     n_train += 1
             k = rank_k[n_train]
-            threshold[f, r, d] = alpha[n_train] * np.partition(cells[:n_train], k - 1)[k - 1]
+            threshold[f, r, d] = alpha[n_train] * _kth_smallest(cells[:n_train], k - 1)
 
 
 def _factor_table(

@@ -87,6 +87,9 @@ class CarradaChain:
         capture: a capture with a Doppler axis (default :data:`record.sensors.CARRADA`).
     """
 
+    #: frames handed to the kernel at once (at least the number of Numba threads)
+    frames_per_call = 8
+
     def __init__(self, config: ChainConfig = CARRADA_DEFAULT, capture: CaptureConfig = CARRADA) -> None:
         if capture.velocity is None:
             raise ConfigError(describe(capture.name, "CarradaChain needs a capture with a Doppler axis"))
@@ -123,11 +126,17 @@ class CarradaChain:
         ad = np.empty((n_frames, n_angle, n_doppler), np.float32)
         rad_shape = (n_frames, n_range, n_angle, n_doppler) if with_rad else (n_frames, 0, 0, 0)
         rad = np.empty(rad_shape, np.float32)
-        n_chunks = max(1, math.ceil(numba.get_num_threads() / max(n_frames, 1)))
         clutter = self.config.static_clutter_removal
         operators = (self._doppler_window, clutter, self._tdm, self._steer, self._source, self._sign)
-        outputs = (rd, ra, ra_max, ad, rad, with_rad)
-        carrada_kernel(frames, self._range_window, n_fft, first_bin, n_range, *operators, n_chunks, *outputs)
+        # bounded batches keep the kernel's Doppler spectra (1 MiB per frame) in cache-sized working memory
+        batch = max(self.frames_per_call, numba.get_num_threads())
+        for start in range(0, n_frames, batch):
+            part = slice(start, start + batch)
+            n_chunks = math.ceil(numba.get_num_threads() / len(frames[part]))
+            outputs = (rd[part], ra[part], ra_max[part], ad[part], rad[part], with_rad)
+            carrada_kernel(
+                frames[part], self._range_window, n_fft, first_bin, n_range, *operators, n_chunks, *outputs
+            )
         return CarradaViews.from_power(rd, ra, ad, ra_max, rad if with_rad else None)
 
 

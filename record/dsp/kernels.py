@@ -95,7 +95,8 @@ def _angle_block(
         np.dot(steer, snapshots, product)
         flipped = n_range - 1 - r
         rd_row = rd[r]
-        rd_row[:] = 0.0
+        for d in range(n_doppler):
+            rd_row[d] = 0.0
         for a in range(n_angle):
             s = sign[a]
             u = product[source[a]]
@@ -116,7 +117,9 @@ def _angle_block(
             for d in range(n_doppler):
                 ad_row[d] += power[d]
             if with_rad:
-                rad[flipped, a] = power
+                rad_row = rad[flipped, a]
+                for d in range(n_doppler):
+                    rad_row[d] = power[d]
             ra[flipped, a] = total
             ra_max_bits[flipped, a] = peak
 
@@ -128,33 +131,40 @@ def carrada_kernel(
 ):
     """CARRADA views of ``F`` frames, fused per range bin (no complex cube is materialised).
 
+    Work items are (frame, range block) pairs run in parallel; each computes its frame's Doppler spectrum (1 MiB,
+    recomputed by every block of a frame, which costs no wall time when the blocks run side by side) and its
+    range bins. AD sums over range, so each block accumulates a partial AD, reduced at the end.
+
     Args:
         adc: complex64 ``[F, loops, tx, rx, samples]``.
         range_window: float32 ``[samples]``; doppler_window: float32 ``[loops]`` times ``n_doppler``.
-        n_chunks: range blocks per frame processed in parallel (AD is reduced over them afterwards).
+        n_chunks: range blocks per frame.
         rd ``[F, R, D]``, ra / ra_max ``[F, R, A]``, ad ``[F, A, D]``: outputs; rad ``[F, R, A, D]`` when
         ``with_rad`` (any shape otherwise).
     """
     n_frames = adc.shape[0]
     n_doppler = rd.shape[2]
     n_angle = source.shape[0]
-    doppler = np.empty((n_frames, n_doppler, adc.shape[2] * adc.shape[3] * n_range), np.complex64)
-    for f in prange(n_frames):
-        doppler[f] = _doppler_spectrum(
-            adc[f], range_window, n_fft, first_bin, n_range, doppler_window, clutter, n_doppler
-        )
     partial = np.zeros((n_frames, n_chunks, n_angle, n_doppler), np.float32)
     for item in prange(n_frames * n_chunks):
         f = item // n_chunks
         chunk = item % n_chunks
+        doppler = _doppler_spectrum(
+            adc[f], range_window, n_fft, first_bin, n_range, doppler_window, clutter, n_doppler
+        )
         r_start = chunk * n_range // n_chunks
         r_stop = (chunk + 1) * n_range // n_chunks
         _angle_block(
-            doppler[f], r_start, r_stop, n_range, tdm, steer, source, sign,
+            doppler, r_start, r_stop, n_range, tdm, steer, source, sign,
             rd[f], ra[f], ra_max[f], partial[f, chunk], rad[f], with_rad,
         )
     for f in prange(n_frames):
-        ad[f] = partial[f].sum(axis=0)
+        for a in range(n_angle):
+            for d in range(n_doppler):
+                total = np.float32(0.0)
+                for chunk in range(n_chunks):
+                    total += partial[f, chunk, a, d]
+                ad[f, a, d] = total
 
 
 @njit(parallel=True, cache=True, fastmath=True)
