@@ -7,6 +7,9 @@ main process (the I/O + decode floor, page cache warm), so ``*_vs_raw`` is the s
 keep (it can exceed 1 with workers, which read in parallel). When ``record.models`` is importable, online
 training steps of ``record_rod2021`` on a clip are timed too, to compare the loader with what training consumes.
 
+Loaders run with one torch thread (what DataLoader workers use): with the default intra-op threads, collating in
+the main process of a busy 2-core machine was measured several times slower (OpenMP threads contending).
+
 Usage: ``python benchmarks/data_loading.py [--json] [--epochs N] [--model-frames T]``
 """
 
@@ -140,6 +143,8 @@ def model_frames_per_s(length: int, repeats: int) -> float | None:
 
 def run(epochs: int, model_frames: int) -> dict[str, float | int | str | None]:
     torch.manual_seed(0)
+    model_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in DataLoader workers; see the module docstring
     rng = np.random.default_rng(0)
     results: dict[str, float | int | str | None] = {}
     with tempfile.TemporaryDirectory(prefix="record-bench-data-") as tmp:
@@ -186,11 +191,13 @@ def run(epochs: int, model_frames: int) -> dict[str, float | int | str | None]:
             results[f"carrada_window_samples_per_s_w{workers}"] = rate
             results[f"carrada_raw_load_samples_per_s_w{workers}"] = raw
             results[f"carrada_window_vs_raw_w{workers}"] = ratio
+    torch.set_num_threads(model_threads)
     train_rate = model_frames_per_s(model_frames, repeats=3) if model_frames > 0 else None
     results["record_rod2021_train_frames_per_s"] = train_rate
     if train_rate is not None:
         results["rod2021_loader_w0_vs_training"] = results["rod2021_clip_frames_per_s_w0"] / train_rate
-    results["torch_threads"] = torch.get_num_threads()
+    results["loader_torch_threads"] = 1
+    results["model_torch_threads"] = model_threads
     return results
 
 
