@@ -63,6 +63,7 @@ __all__ = [
     "frame_annotation_problems",
     "frame_id",
     "history_ids",
+    "is_frame_id",
     "light_problems",
     "mask_spec",
     "normalise_tvt",
@@ -178,6 +179,11 @@ def normalise_tvt(array: np.ndarray, view: str) -> np.ndarray:
     return (np.asarray(array, dtype=np.float32) - np.float32(stats.min_db)) * scale
 
 
+def is_frame_id(value: object) -> bool:
+    """True for a 6-digit frame id string such as ``"000123"``."""
+    return isinstance(value, str) and _FRAME_ID.match(value) is not None
+
+
 def frame_id(index: int) -> str:
     """The 6-digit id of frame ``index``."""
     if index < 0:
@@ -256,7 +262,7 @@ def light_problems(path: str | os.PathLike[str], document: Any) -> Iterator[Data
             problem = f"sequence {sequence!r} must map to a list of frame ids"
             yield DataFileError("wrong JSON type", describe(path, problem, found=type(frames).__name__))
             continue
-        bad = [f for f in frames if not (isinstance(f, str) and _FRAME_ID.match(f))]
+        bad = [f for f in frames if not is_frame_id(f)]
         if bad:
             problem = f"sequence {sequence!r} holds {len(bad)} malformed frame id(s)"
             expected = "6-digit strings such as '000123'"

@@ -260,9 +260,7 @@ def check_carrada(
     for sequence, frames in _progress(light.items(), progress, "carrada"):
         report.counts["sequences"] += 1
         _check_carrada_entry(report, layout, sequence, seq_ref, validated)
-        if not isinstance(frames, list) or not all(
-            isinstance(f, str) and f.isdigit() and len(f) == 6 for f in frames
-        ):
+        if not isinstance(frames, list) or not all(map(cr.is_frame_id, frames)):
             continue  # reported with the light file
         if not frames:
             report.add("empty sequence", f"{layout.light_path}: sequence {sequence!r} lists no frames")
