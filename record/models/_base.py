@@ -35,8 +35,9 @@ def apply_activation(logits: Outputs, activation: str) -> Outputs:
 class StreamingModel(nn.Module):
     """Base class: ``forward(window) -> logits`` (buffer mode) and ``step(frame, state) -> (logits, state)``.
 
-    Subclasses define ``state_names``, :meth:`state_shapes`, ``forward``, ``step`` and :meth:`example_input`.
-    ``model_name`` is the registry name (set by :func:`record.models.create_model`).
+    Subclasses define ``state_names``, :meth:`state_shapes`, ``forward`` and ``step`` (multi-view models also
+    ``input_views``, ``output_views`` and :meth:`view_sizes`). ``model_name`` is the registry name (set by
+    :func:`record.models.create_model`).
     """
 
     state_names: tuple[str, ...] = ()

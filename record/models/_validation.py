@@ -37,10 +37,12 @@ def _check(value: object, where: str, spec: FrameSpec, with_time: bool) -> tuple
     shape = tuple(value.shape)
     if value.dim() != rank:
         raise InputError(describe(where, f"wrong rank {value.dim()}", found=list(shape), expected=layout))
+    if 0 in shape:
+        raise InputError(describe(where, "empty tensor", found=list(shape), expected=layout))
     if shape[1] != spec.channels:
         raise InputError(describe(where, "wrong channel count", found=shape[1], expected=spec.channels))
     height, width = shape[-2:]
-    if height % spec.stride[0] or width % spec.stride[1] or min(shape) == 0:
+    if height % spec.stride[0] or width % spec.stride[1]:
         raise InputError(describe(where, "spatial size not divisible by the network stride",
                                   found=f"H x W = {height} x {width}", expected=layout))
     if value.dtype != spec.dtype or value.device != spec.device:

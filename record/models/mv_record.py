@@ -42,7 +42,11 @@ class MVRecord(RecurrentModel[ViewFeatures]):
       ``(rd_h1, rd_c1, rd_h2, rd_c2, ra_h1, ..., ad_c2)`` -> ``(logits dict, new_state)``.
 
     ``zero_state(batch_size, height, width)`` and ``state_shapes`` take the RD frame size (H range bins x W
-    Doppler bins); H must be divisible by 8 and W by 2.
+    Doppler bins); H must be divisible by 8 and W by 2. Logits carry no activation, as published;
+    ``activate`` applies the softmax over classes.
+
+    Unlike the published buffer model, which loops over its configured ``win_size`` whatever the input's T,
+    ``forward`` uses every frame of the window it is given.
     """
 
     state_names = tuple(f"{view}_{name}" for view in INPUT_VIEWS for name in Record.state_names)

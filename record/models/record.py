@@ -143,7 +143,9 @@ class Record(RecurrentModel[Features]):
     * ``step(frame, state)``: online mode, ``frame`` ``[B, C, H, W]``, ``state`` = ``(h1, c1, h2, c2)`` ->
       ``(logits, new_state)``. Batch entries are independent streams.
 
-    H and W must be divisible by the total stride (8 x 8; 8 x 2 for range-Doppler strides).
+    H and W must be divisible by the total stride (8 x 8; 8 x 2 for range-Doppler strides). The published
+    ``Record`` applied a sigmoid inside ``forward``; here the logits come out and ``activate`` applies the
+    configured output function.
     """
 
     state_names = ("h1", "c1", "h2", "c2")

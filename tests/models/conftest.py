@@ -20,6 +20,11 @@ SMALL_SIZES = {
 }
 
 
+@pytest.fixture(scope="session")
+def small_sizes() -> dict[str, tuple[int, int]]:
+    return SMALL_SIZES
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _single_thread():
     """One intra-op thread: the model tests run many tiny convolutions, and on a shared 2-core machine

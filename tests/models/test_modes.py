@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from record.models import MVRecord, create_model, list_models
-from tests.models.conftest import SMALL_SIZES
 
 RECURRENT = ["record_rod2021", "record_carrada_rd", "mv_record"]
 
@@ -24,11 +23,11 @@ def _flat(outputs):
     return outputs.flatten(1)
 
 
-def _setup(name, seed, batch, window=None):
+def _setup(name, sizes, seed, batch, window=None):
     """A seeded model in eval mode, its small frame size and a random window (default: config.window)."""
     torch.manual_seed(seed)
     model = create_model(name).eval()
-    size = SMALL_SIZES[name]
+    size = sizes[name]
     return model, size, model.example_input(batch, window=window or model.config.window, size=size)
 
 
@@ -44,8 +43,8 @@ def _run_online(model, window, size):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_buffer_output_equals_online_output_after_the_same_frames(name):
-    model, size, window = _setup(name, seed=1, batch=2)
+def test_buffer_output_equals_online_output_after_the_same_frames(name, small_sizes):
+    model, size, window = _setup(name, small_sizes, seed=1, batch=2)
     with torch.no_grad():
         buffer_logits = _flat(model(window))
         online, _ = _run_online(model, window, size)
@@ -53,8 +52,8 @@ def test_buffer_output_equals_online_output_after_the_same_frames(name):
 
 
 @pytest.mark.parametrize("name", RECURRENT)
-def test_buffer_mode_accepts_shorter_windows_like_the_online_prefix(name):
-    model, size, window = _setup(name, seed=2, batch=1, window=4)
+def test_buffer_mode_accepts_shorter_windows_like_the_online_prefix(name, small_sizes):
+    model, size, window = _setup(name, small_sizes, seed=2, batch=1, window=4)
     with torch.no_grad():
         online, _ = _run_online(model, window, size)
         for length in (1, 2):
@@ -69,8 +68,8 @@ def _replace_stream1(frames):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_batch_entries_are_independent_streams(name):
-    model, size, window = _setup(name, seed=3, batch=2)
+def test_batch_entries_are_independent_streams(name, small_sizes):
+    model, size, window = _setup(name, small_sizes, seed=3, batch=2)
     changed = _apply(window, _replace_stream1)
     with torch.no_grad():
         online, state = _run_online(model, window, size)
@@ -85,8 +84,8 @@ def test_batch_entries_are_independent_streams(name):
 
 
 @pytest.mark.parametrize("name", RECURRENT)
-def test_gradients_flow_through_time_to_the_first_frame_and_the_lstms(name):
-    model, _, window = _setup(name, seed=4, batch=1, window=3)
+def test_gradients_flow_through_time_to_the_first_frame_and_the_lstms(name, small_sizes):
+    model, _, window = _setup(name, small_sizes, seed=4, batch=1, window=3)
     model.train()
     window = _apply(window, lambda frames: frames.requires_grad_())
     _flat(model(window)).square().mean().backward()

@@ -10,7 +10,6 @@ import torch
 from record.errors import ConfigError
 from record.models import MVRecord, create_model, list_models, register_model
 from record.models.record import record_rod2021
-from tests.models.conftest import SMALL_SIZES
 
 PARAMETERS = {
     "record_rod2021": 697_155,
@@ -41,10 +40,10 @@ def _views(outputs, model):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_build_forward_step_and_zero_state(name):
+def test_build_forward_step_and_zero_state(name, small_sizes):
     torch.manual_seed(0)
     model = create_model(name).eval()
-    height, width = SMALL_SIZES[name]
+    height, width = small_sizes[name]
     batch, window = 2, model.config.window
     state = model.zero_state(batch, height, width)
     assert len(state) == len(model.state_names)

@@ -36,7 +36,7 @@ SINGLE_VIEW_BAD_WINDOWS = [
     ((1, 8, 2, 30, 32), r"not divisible by the network stride \(found H x W = 30 x 32"),
     ((1, 8, 2, 32, 36), r"H divisible by 8 and W by 8"),
     ((1, 8, 32, 32), r"wrong rank 4 \(found \[1, 8, 32, 32\], expected \[B, 8, T, H, W\]"),
-    ((1, 8, 0, 32, 32), "not divisible"),
+    ((1, 8, 0, 32, 32), r"empty tensor \(found \[1, 8, 0, 32, 32\]"),
 ]
 
 
