@@ -42,17 +42,20 @@ def conjugate_basis(steering: np.ndarray, rtol: float = 1e-9) -> tuple[np.ndarra
         ``source`` int64 ``[A]`` (basis index of each output column) and ``sign`` float32 ``[A]`` (+1 copy,
         -1 conjugate).
     """
+    n_angle = steering.shape[1]
     tolerance = rtol * np.abs(steering).max()
-    basis: list[int] = []
-    source = np.empty(steering.shape[1], dtype=np.int64)
-    sign = np.ones(steering.shape[1], dtype=np.float32)
-    for a in range(steering.shape[1]):
-        conjugate = np.conj(steering[:, a])
-        match = [i for i, b in enumerate(basis) if np.abs(steering[:, b] - conjugate).max() <= tolerance]
-        if match:
-            source[a], sign[a] = match[0], -1.0
+    # conjugates[a, b]: column b is the complex conjugate of column a
+    conjugates = np.abs(steering[:, None, :] - np.conj(steering)[:, :, None]).max(axis=0) <= tolerance
+    basis: list[int] = []  # the columns computed, in order
+    basis_index = np.full(n_angle, -1)
+    source = np.empty(n_angle, dtype=np.int64)
+    sign = np.ones(n_angle, dtype=np.float32)
+    for a in range(n_angle):
+        partners = [b for b in np.flatnonzero(conjugates[a, :a]) if basis_index[b] >= 0]
+        if partners:
+            source[a], sign[a] = basis_index[partners[0]], -1.0
         else:
-            source[a] = len(basis)
+            basis_index[a] = source[a] = len(basis)
             basis.append(a)
     columns = steering[:, basis].T  # [B, V]
     steer = np.concatenate([columns.real, columns.imag]).astype(np.float32)
