@@ -5,6 +5,8 @@ Tolerances (brief): linear power maps within 1e-4 of each map's peak; dB maps wi
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -61,6 +63,16 @@ def test_carrada_chain_matches_reference_on_simulated_scenes(config) -> None:
     frames = noisy_scene(CARRADA, np.random.default_rng(11), 2)
     _assert_views_match(
         CarradaChain(config)(frames, with_rad=True), carrada_views_reference(frames, config, with_rad=True)
+    )
+
+
+def test_zero_padded_doppler_matches_reference() -> None:
+    """A capture with fewer loops (32) than Doppler bins (64): both chains zero-pad the Doppler transform."""
+    capture = dataclasses.replace(CARRADA, waveform=dataclasses.replace(CARRADA.waveform, n_loops=32))
+    frames = complex_noise(np.random.default_rng(15), (1, 32, 2, 4, 256))
+    _assert_views_match(
+        CarradaChain(capture=capture)(frames, with_rad=True),
+        carrada_views_reference(frames, with_rad=True, capture=capture),
     )
 
 
