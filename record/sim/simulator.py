@@ -163,12 +163,12 @@ class _Radar:
         rel = position_m - np.array([0.0, 0.0, radar_height_m])
         slant = np.linalg.norm(rel, axis=1)
         ground = np.maximum(np.hypot(rel[:, 0], rel[:, 1]), 1e-9)
+        # the array sees the direction cosine along its axis (+x = the sensor's right = -y)
+        along_array = np.clip(-rel[:, 1] / slant, -1.0, 1.0)
         return _Radar(
             slant,
             np.sum(rel * velocity_mps, axis=1) / slant,
-            np.arcsin(
-                np.clip(-rel[:, 1] / slant, -1.0, 1.0)
-            ),  # direction cosine along the array (+x = right)
+            np.arcsin(along_array),
             rel[:, 0] / ground,
             np.arctan2(rel[:, 2], ground),
         )
@@ -176,7 +176,7 @@ class _Radar:
 
 @dataclass(frozen=True)
 class _Instant:
-    """The road users at one instant: snapshots, their radar view, amplitude gains from shadowing."""
+    """The road users at one instant: snapshots, their radar view, which scatterers are shadowed, their boxes."""
 
     snapshots: tuple[ObjectSnapshot, ...]
     views: tuple[_Radar, ...]
