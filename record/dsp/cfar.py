@@ -6,7 +6,8 @@ rectangular ring around it: a box of half-widths ``guard + train`` minus the gua
 clamped: near the first and last range rows the ring is cut off and only the ``N`` cells inside the map count.
 
 * CA-CFAR: threshold ``alpha(N) * mean(training)``, ``alpha(N) = N (Pfa^(-1/N) - 1)``; box sums come from a
-  summed-area table (float64), so the cost does not depend on the window size.
+  summed-area table (float64, so differences of running sums stay accurate for maps spanning well over
+  100 dB), and the cost does not depend on the window size.
 * OS-CFAR (Rohling 1983): threshold ``alpha(N) * x_(k)``, the k-th smallest training value with
   ``k = ceil(rank * N)``; ``alpha`` solves ``prod_{i<k} (N - i) / (N - i + alpha) = Pfa``.
 
