@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from record.data.rod2021_files import read_annotations, read_detections, write_detections
+from record.data.rod2021_files import read_annotations, read_detections, scan_annotations, write_detections
 from record.detections import ObjectTable
 from record.errors import DataFormatError
 
@@ -60,3 +60,23 @@ def test_detection_errors_name_file_and_line(tmp_path: Path, text: str, message:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="file not found"):
         read_annotations(tmp_path / "NOPE.txt")
+
+
+def test_vectorised_and_line_parsers_agree(tmp_path: Path) -> None:
+    """read_annotations takes the vectorised path; scan_annotations the line-by-line one."""
+    rng = np.random.default_rng(3)
+    names = ("pedestrian", "cyclist", "car")
+    lines = [
+        f"{frame} {r:.4f} {a:.4f} {names[c]}"
+        for frame, r, a, c in zip(
+            np.sort(rng.integers(0, 500, 2000)), rng.uniform(1, 25, 2000), rng.uniform(-1, 1, 2000),
+            rng.integers(0, 3, 2000),
+        )
+    ]
+    path = tmp_path / "SEQ.txt"
+    path.write_text("\n".join(lines) + "\n\n")
+    fast = read_annotations(path)
+    slow, problems = scan_annotations(path)
+    assert not problems and len(fast) == 2000
+    for field in ("frame", "class_id", "range_m", "azimuth_rad", "score"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
