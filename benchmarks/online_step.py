@@ -1,11 +1,13 @@
 """CPU latency of RECORD's online step vs buffer mode, optimised vs a plain baseline measured in the same run.
 
-    python benchmarks/online_step.py [--json] [--rounds 3] [--threads 2] [--variants baseline,optimized]
+    python benchmarks/online_step.py [--json] [--rounds 8] [--threads 2] [--variants baseline,optimized]
 
-Every measurement runs in a fresh worker process (batch 1, eager PyTorch, ``torch.inference_mode``, denormals
-flushed, weights and inputs seeded identically), because the allocator tuning is process-wide. Workers of the
-variants alternate over ``--rounds`` rounds so that load from other processes hits them alike; the reported
-figures are medians and 99th percentiles over all rounds.
+Each variant runs in its own worker process (batch 1, eager PyTorch, ``torch.inference_mode``, denormals
+flushed, weights and inputs seeded identically), because the allocator tuning is process-wide. The parent
+interleaves small chunks of timed work across the workers (online steps carry their state from chunk to chunk)
+over ``--rounds`` rounds, so that load from other processes hits every variant alike; the figures are medians
+and 99th percentiles over all chunks. On a shared machine, run it when the load average is low: two OpenMP
+threads competing with other processes for two cores slow tiny convolutions down by an order of magnitude.
 
 Variants:
   baseline        the published structure: one convolution + GroupNorm per LSTM gate, NCHW, default malloc
@@ -60,9 +62,7 @@ def _build(name: str, variant: str) -> torch.nn.Module:
     return prepare_for_inference(model, channels_last=variant in ("channels_last", "optimized", "compiled"))
 
 
-def _time_ms(function, repeats: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        function()
+def _time_ms(function, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -71,62 +71,96 @@ def _time_ms(function, repeats: int, warmup: int = 2) -> list[float]:
     return times
 
 
-def _stream(model, frames, repeats: int):
-    """Time ``repeats`` online steps over the cycled frames, carrying the state; return times and last logits."""
-    carried = {"state": model.zero_state(1, *model.config.input_size), "count": 0, "logits": None}
+class _Worker:
+    """One variant in its own process: both models built once, state carried across timed chunks."""
 
-    def step():
-        frame = frames[carried["count"] % len(frames)]
-        carried["logits"], carried["state"] = model.step(frame, carried["state"])
-        carried["count"] += 1
+    def __init__(self, variant: str, threads: int) -> None:
+        self.settings = configure_cpu_inference(threads, tune_allocator=variant in ("optimized", "compiled"))
+        if variant == "baseline":
+            BottleneckLSTMCell.forward = _per_gate_cell_forward  # type: ignore[method-assign]
+        generator = torch.Generator().manual_seed(1)
+        self.models = {name: _build(name, variant) for name in ("record_rod2021", "mv_record")}
+        if variant == "compiled":
+            for model in self.models.values():
+                for part, module in list(model.named_children()):
+                    setattr(model, part, torch.compile(module))
+        self.frames = {name: [model.example_input(1, generator=generator) for _ in range(N_FRAMES)]
+                       for name, model in self.models.items()}
+        self.window = self.models["record_rod2021"].example_input(1, window=ROD_WINDOW, generator=generator)
+        self.states = {name: model.zero_state(1, *model.config.input_size)
+                       for name, model in self.models.items()}
+        self.count = 0
+        for name in self.models:  # warm-up (and compilation for the compiled variant)
+            self.steps(name, 3)
+        self.buffer(1)
 
-    return _time_ms(step, repeats), carried["logits"]
+    def steps(self, name: str, repeats: int) -> list[float]:
+        model, frames = self.models[name], self.frames[name]
 
+        def step() -> None:
+            _, self.states[name] = model.step(frames[self.count % len(frames)], self.states[name])
+            self.count += 1
 
-def _worker(variant: str, steps: int, mv_steps: int, windows: int, threads: int, out: Path) -> None:
-    settings = configure_cpu_inference(threads, tune_allocator=variant in ("optimized", "compiled"))
-    if variant == "baseline":
-        BottleneckLSTMCell.forward = _per_gate_cell_forward  # type: ignore[method-assign]
-    generator = torch.Generator().manual_seed(1)
-    results: dict[str, object] = {"settings": settings}
-    tensors: dict[str, object] = {}
-    with torch.inference_mode():
-        for name, repeats in (("record_rod2021", steps), ("mv_record", mv_steps)):
-            model = _build(name, variant)
-            if variant == "compiled":
-                for part in ("encoder", "decoder", "rd_encoder", "ra_encoder", "ad_encoder", "rd_decoder",
-                             "ra_decoder"):
-                    if hasattr(model, part):
-                        setattr(model, part, torch.compile(getattr(model, part)))
-            frames = [model.example_input(1, generator=generator) for _ in range(N_FRAMES)]
-            times, logits = _stream(model, frames, repeats)
-            results[f"{name}_step_ms"] = times
+        return _time_ms(step, repeats)
+
+    def buffer(self, repeats: int) -> list[float]:
+        model = self.models["record_rod2021"]
+        return _time_ms(lambda: model(self.window), repeats)
+
+    def finish(self, path: Path) -> dict[str, object]:
+        """Outputs from a fresh state (compared across variants) and the buffer-vs-online difference."""
+        tensors = {}
+        for name, model in self.models.items():
+            state = model.zero_state(1, *model.config.input_size)
+            for frame in self.frames[name]:
+                logits, state = model.step(frame, state)
             tensors[f"{name}_step_logits"] = logits
-            if name == "record_rod2021":
-                window = model.example_input(1, window=ROD_WINDOW, generator=generator)
-                results["rod2021_buffer_frame_ms"] = _time_ms(lambda: model(window), windows, warmup=1)
-                buffer_logits = model(window)
-                state = model.zero_state(1, *model.config.input_size)
-                for t in range(ROD_WINDOW):
-                    online_logits, state = model.step(window[:, :, t], state)
-                tensors["rod2021_buffer_logits"] = buffer_logits
-                results["rod2021_buffer_vs_online_max_abs_diff"] = float((online_logits - buffer_logits).abs().max())
-    torch.save(tensors, out.with_suffix(".pt"))
-    out.write_text(json.dumps(results))
+        model = self.models["record_rod2021"]
+        tensors["rod2021_buffer_logits"] = buffer_logits = model(self.window)
+        state = model.zero_state(1, *model.config.input_size)
+        for t in range(ROD_WINDOW):
+            online_logits, state = model.step(self.window[:, :, t], state)
+        torch.save(tensors, path)
+        difference = float((online_logits - buffer_logits).abs().max())
+        return {"settings": self.settings, "rod2021_buffer_vs_online_max_abs_diff": difference}
 
 
-def _run_worker(variant: str, args: argparse.Namespace, folder: Path, round_index: int) -> dict:
-    out = folder / f"{variant}-{round_index}.json"
-    command = [sys.executable, __file__, "--worker", variant, "--out", str(out), "--steps", str(args.steps),
-               "--mv-steps", str(args.mv_steps), "--windows", str(args.windows), "--threads", str(args.threads)]
-    subprocess.run(command, check=True)
-    result = json.loads(out.read_text())
-    result["tensors"] = torch.load(out.with_suffix(".pt"), weights_only=True)
-    return result
+def _serve(variant: str, threads: int) -> None:
+    """Worker loop: one JSON request per stdin line, one JSON reply per stdout line."""
+    with torch.inference_mode():
+        worker = _Worker(variant, threads)
+        print(json.dumps("ready"), flush=True)
+        for line in sys.stdin:
+            request = json.loads(line)
+            if request["task"] == "steps":
+                reply = worker.steps(request["model"], request["repeats"])
+            elif request["task"] == "buffer":
+                reply = worker.buffer(request["repeats"])
+            else:
+                reply = worker.finish(Path(request["path"]))
+            print(json.dumps(reply), flush=True)
 
 
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    return statistics.median(samples), float(np.percentile(samples, 99))
+class _Client:
+    def __init__(self, variant: str, threads: int) -> None:
+        command = [sys.executable, __file__, "--worker", variant, "--threads", str(threads)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.receive()
+
+    def receive(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark worker exited with status {self.process.wait()}")
+        return json.loads(line)
+
+    def ask(self, **request):
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return self.receive()
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def _max_abs_diff(a, b) -> float:
@@ -135,70 +169,97 @@ def _max_abs_diff(a, b) -> float:
     return float((a.float() - b.float()).abs().max())
 
 
-def _summarize(runs: dict[str, list[dict]], args: argparse.Namespace, load: tuple) -> dict[str, object]:
+#: Timed tasks of one round: (result key, worker request).
+TASKS = (
+    ("rod2021_step_ms", {"task": "steps", "model": "record_rod2021"}),
+    ("mv_record_step_ms", {"task": "steps", "model": "mv_record"}),
+    ("rod2021_buffer_frame_ms", {"task": "buffer"}),
+)
+
+
+def _measure(args: argparse.Namespace, folder: Path) -> tuple[dict, dict, dict]:
+    """Interleave the variants' workers chunk by chunk; return samples, finish reports and saved outputs."""
+    repeats = {"rod2021_step_ms": args.steps, "mv_record_step_ms": args.mv_steps,
+               "rod2021_buffer_frame_ms": args.windows}
+    clients = {variant: _Client(variant, args.threads) for variant in args.variants}
+    samples = {variant: {key: [] for key, _ in TASKS} for variant in args.variants}
+    try:
+        for round_index in range(args.rounds):
+            order = args.variants if round_index % 2 == 0 else args.variants[::-1]
+            for key, request in TASKS:
+                for variant in order:
+                    samples[variant][key] += clients[variant].ask(**request, repeats=repeats[key])
+        reports = {variant: client.ask(task="finish", path=str(folder / f"{variant}.pt"))
+                   for variant, client in clients.items()}
+    finally:
+        for client in clients.values():
+            client.close()
+    outputs = {variant: torch.load(folder / f"{variant}.pt", weights_only=True) for variant in args.variants}
+    return samples, reports, outputs
+
+
+def _summarize(samples: dict, reports: dict, outputs: dict, args: argparse.Namespace, load: tuple
+               ) -> dict[str, object]:
     summary: dict[str, object] = {}
-    main = "optimized" if "optimized" in runs else args.variants[-1]
-    for variant, results in runs.items():
+    main = "optimized" if "optimized" in samples else args.variants[-1]
+    for variant, timings in samples.items():
         prefix = "" if variant == main else f"{variant}_"
-        for key in ("record_rod2021_step_ms", "mv_record_step_ms", "rod2021_buffer_frame_ms"):
-            samples = [t for result in results for t in result[key]]
-            median, p99 = _percentiles(samples)
-            short = key.replace("record_rod2021", "rod2021")
-            summary[f"{prefix}{short}"] = round(median, 2)
-            summary[f"{prefix}{short.removesuffix('_ms')}_p99_ms"] = round(p99, 2)
-        summary[f"{prefix}rod2021_buffer_online_ratio"] = round(
-            summary[f"{prefix}rod2021_buffer_frame_ms"] / summary[f"{prefix}rod2021_step_ms"], 2)
-        summary[f"{prefix}rod2021_buffer_vs_online_max_abs_diff"] = max(
-            result["rod2021_buffer_vs_online_max_abs_diff"] for result in results)
-    if "baseline" in runs and main != "baseline":
-        for key in ("rod2021_step_ms", "mv_record_step_ms", "rod2021_buffer_frame_ms"):
-            summary[f"{key.removesuffix('_ms')}_speedup"] = round(summary[f"baseline_{key}"] / summary[key], 2)
-        baseline, optimized = runs["baseline"][0]["tensors"], runs[main][0]["tensors"]
-        summary["max_abs_logit_diff_vs_baseline"] = {
-            key: _max_abs_diff(optimized[key], baseline[key]) for key in sorted(optimized)}
+        for key, values in timings.items():
+            summary[f"{prefix}{key}"] = round(statistics.median(values), 2)
+            summary[f"{prefix}{key.removesuffix('_ms')}_p99_ms"] = round(float(np.percentile(values, 99)), 2)
+        ratio = summary[f"{prefix}rod2021_buffer_frame_ms"] / summary[f"{prefix}rod2021_step_ms"]
+        summary[f"{prefix}rod2021_buffer_online_ratio"] = round(ratio, 2)
+        difference = reports[variant]["rod2021_buffer_vs_online_max_abs_diff"]
+        summary[f"{prefix}rod2021_buffer_vs_online_max_abs_diff"] = difference
+    for variant in samples:
+        if variant == main:
+            continue
+        for key, _ in TASKS:
+            speedup = summary[f"{variant}_{key}"] / summary[key]
+            summary[f"{key.removesuffix('_ms')}_speedup_vs_{variant}"] = round(speedup, 2)
+        summary[f"max_abs_logit_diff_vs_{variant}"] = {
+            key: _max_abs_diff(outputs[main][key], outputs[variant][key]) for key in sorted(outputs[main])}
     summary["settings"] = {
-        "variant": main, "variants": list(runs), "rounds": args.rounds, "steps_per_round": args.steps,
+        "variant": main, "variants": list(samples), "rounds": args.rounds, "steps_per_round": args.steps,
         "mv_steps_per_round": args.mv_steps, "windows_per_round": args.windows, "threads": args.threads,
         "batch": 1, "rod2021_input": [8, 128, 128], "rod2021_window": ROD_WINDOW,
         "mv_record_inputs": {"rd": [1, 256, 64], "ra": [1, 256, 256], "ad": [1, 256, 64]},
         "torch": torch.__version__, "cpus": os.cpu_count(), "load_average_before_after": load,
-        "worker": runs[main][0]["settings"],
+        "worker": reports[main]["settings"],
     }
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of worker processes")
-    parser.add_argument("--steps", type=int, default=30, help="timed record_rod2021 steps per round")
-    parser.add_argument("--mv-steps", type=int, default=12, help="timed mv_record steps per round")
-    parser.add_argument("--windows", type=int, default=6, help="timed 12-frame windows per round")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds of interleaved chunks")
+    parser.add_argument("--steps", type=int, default=10, help="timed record_rod2021 steps per chunk")
+    parser.add_argument("--mv-steps", type=int, default=3, help="timed mv_record steps per chunk")
+    parser.add_argument("--windows", type=int, default=2, help="timed 12-frame windows per chunk")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads")
     parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                         help=f"comma-separated, from {', '.join(VARIANTS)}")
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        _worker(args.worker, args.steps, args.mv_steps, args.windows, args.threads, args.out)
+        _serve(args.worker, args.threads)
         return 0
-    args.variants = [v for v in args.variants.split(",") if v]
+    args.variants = list(dict.fromkeys(v for v in args.variants.split(",") if v))
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variants {unknown}")
     load_before = os.getloadavg()
-    runs: dict[str, list[dict]] = {variant: [] for variant in args.variants}
     with tempfile.TemporaryDirectory() as folder:
-        for round_index in range(args.rounds):
-            for variant in args.variants:
-                runs[variant].append(_run_worker(variant, args, Path(folder), round_index))
-    summary = _summarize(runs, args, (load_before, os.getloadavg()))
+        samples, reports, outputs = _measure(args, Path(folder))
+    summary = _summarize(samples, reports, outputs, args, (load_before, os.getloadavg()))
     if args.json:
         print(json.dumps(summary))
     else:
         for key, value in summary.items():
-            print(f"{key:>44}: {value}")
+            print(f"{key:>48}: {value}")
     return 0
 
 

@@ -26,6 +26,8 @@ from record.models._checkpoint import (
 from record.models._factory import convert_checkpoint, create_model
 from record.models._registry import list_models, model_entrypoint, register_model
 from record.models.configs import MVRecordConfig, RecordConfig, RecordNoLstmConfig
+from record.models.export import StepModule
+from record.models.inference import configure_cpu_inference, prepare_for_inference
 from record.models.mv_record import MVRecord
 from record.models.record import Record
 from record.models.record_nolstm import RecordNoLstm
@@ -39,12 +41,15 @@ __all__ = [
     "RecordConfig",
     "RecordNoLstm",
     "RecordNoLstmConfig",
+    "StepModule",
     "StreamingModel",
+    "configure_cpu_inference",
     "convert_checkpoint",
     "create_model",
     "list_models",
     "model_entrypoint",
     "official_to_project_key",
+    "prepare_for_inference",
     "read_checkpoint",
     "register_model",
     "save_checkpoint",

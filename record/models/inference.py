@@ -1,10 +1,22 @@
 """CPU inference settings for streaming use (online ``step`` at batch 1).
 
-Measured on a 2-core x86 VM (``benchmarks/online_step.py``): channels-last activations let oneDNN run the 1x1
-and depthwise convolutions of the inverted residuals without layout reorders, and the glibc allocator tuning
-keeps the multi-MiB activations of every frame in the heap instead of mmapping (and page-faulting) them anew
-each time. Both change no arithmetic except for oneDNN's choice of kernel (channels-last outputs differ from
-the NCHW ones by float32 round-off, ~1e-6 on logits).
+Measured with ``benchmarks/online_step.py`` (2-core x86 VM, 2 threads, batch 1, medians; record_rod2021 at
+8 x 128 x 128, mv_record at RD/AD 256 x 64 + RA 256 x 256):
+
+* published structure (one conv + norm per LSTM gate), NCHW: 40.7 / 321 / 394 ms
+  (record_rod2021 step / mv_record step / record_rod2021 buffer window of 12 frames);
+* + fused LSTM gates (the model's code): 39.1 / 309 / 359 ms;
+* + channels-last (:func:`prepare_for_inference`): 17.1 / 133 / 154 ms;
+* + glibc malloc tuning (:func:`configure_cpu_inference`): 16.9 / 118 / 157 ms.
+
+Channels-last activations let oneDNN run the 1x1 and depthwise convolutions of the inverted residuals without
+layout reorders. The glibc allocator tuning keeps the multi-MiB activations of every frame in the heap instead
+of mmapping (and page-faulting) them anew each time; its gain depends on what else the process allocates (in a
+process alternating two model layouts it halved the step time). Neither changes the arithmetic except through
+oneDNN's choice of kernels: channels-last logits differ from NCHW ones by float32 round-off (3e-6 for
+record_rod2021, 8e-6 for mv_record after 8 recurrent steps; the buffer output still equals the online one
+exactly). ``torch.compile`` of encoder and decoder gained 5-20 % in noisy measurements for about a minute of
+compilation per model and shape, so it is not used by default.
 """
 
 from __future__ import annotations
