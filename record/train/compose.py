@@ -1,0 +1,94 @@
+"""Composing run configurations from the YAML tree in ``record/conf`` and command-line overrides.
+
+Uses Hydra's compose API (the ``record`` command owns its argument list, so there is no ``@hydra.main``); Hydra
+and OmegaConf errors become :class:`record.errors.ConfigError` naming the key and the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from record.errors import ConfigError
+from record.models import list_models
+from record.train.config import LAYOUTS, EvaluateRunConfig, TrainRunConfig, register_schemas
+from record.train.temporal import check_mode
+
+__all__ = ["CONF_DIR", "compose_config", "group_options", "resolved_dict", "typed", "validate_train_config"]
+
+#: The config tree shipped with the package.
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+SchemaT = TypeVar("SchemaT", TrainRunConfig, EvaluateRunConfig)
+
+
+def _message(error: BaseException) -> str:
+    parts = [str(error).strip()]
+    cause = error.__cause__ or error.__context__
+    if cause is not None and str(cause).strip() not in parts[0]:
+        parts.append(str(cause).strip())
+    return ": ".join(part.splitlines()[0] if index else part for index, part in enumerate(parts))
+
+
+def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """The ``train`` or ``evaluate`` config with Hydra ``overrides`` (``dataset=rod2021``, ``train.lr=1e-4``).
+
+    Raises:
+        ConfigError: unknown group option or key, or a value of the wrong type.
+    """
+    register_schemas()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None, job_name=f"record_{config_name}"):
+            return compose(config_name=config_name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(f"{config_name} config: {_message(error)}") from None
+
+
+def typed(config: DictConfig, schema: type[SchemaT]) -> SchemaT:
+    """The composed config as its schema dataclass, interpolations resolved (a missing value names its key)."""
+    try:
+        value = OmegaConf.to_object(config)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{schema.__name__}: {_message(error)}") from None
+    if not isinstance(value, schema):
+        raise ConfigError(f"composed config is a {type(value).__name__}, expected {schema.__name__}")
+    return value
+
+
+def resolved_dict(config: DictConfig) -> dict[str, Any]:
+    """Plain, fully resolved copy of ``config`` (saved with runs and checkpoints)."""
+    container = OmegaConf.to_container(config, resolve=True)
+    assert isinstance(container, dict)
+    return container
+
+
+def group_options(group: str) -> list[str]:
+    """Option names of a config group (``dataset``, ``model``, ``mode``, ``experiment``), sorted."""
+    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+
+
+def validate_train_config(config: TrainRunConfig) -> None:
+    """Checks that need no data or model: names, positive sizes and counts."""
+    if config.dataset.layout not in LAYOUTS:
+        raise ConfigError(f"dataset.layout: unknown layout (found {config.dataset.layout!r}, expected {LAYOUTS})")
+    if config.model.name not in list_models():
+        raise ConfigError(f"model.name: unknown model (found {config.model.name!r}, expected {list_models()})")
+    check_mode(config.mode.name)
+    train = config.train
+    positive = {"batch_size": train.batch_size, "accumulate": train.accumulate, "max_epochs": train.max_epochs,
+                "lr_every_epochs": train.lr_every_epochs, "log_every_steps": train.log_every_steps}
+    for name, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"train.{name}: must be positive (found {value})")
+    if train.lr <= 0 or not 0 < train.lr_gamma <= 1:
+        raise ConfigError(f"train.lr / train.lr_gamma: need lr > 0 and 0 < lr_gamma <= 1 "
+                          f"(found {train.lr}, {train.lr_gamma})")
+    if train.seed < 0 or train.val_every_epochs < 0 or train.workers < 0:
+        raise ConfigError(f"train.seed, train.val_every_epochs and train.workers must be >= 0 "
+                          f"(found {train.seed}, {train.val_every_epochs}, {train.workers})")

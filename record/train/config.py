@@ -1,0 +1,294 @@
+"""Typed schemas of the ``record train`` / ``record evaluate`` configurations (Hydra structured configs).
+
+Every group of the YAML tree in ``record/conf`` extends a schema stored here in Hydra's ConfigStore
+(:func:`register_schemas`): ``dataset/*.yaml`` extend :class:`DatasetConfig`, ``model/*.yaml``
+:class:`ModelSection`, ``mode/*.yaml`` :class:`ModeConfig`; the primary configs ``train.yaml`` and
+``evaluate.yaml`` extend :class:`TrainRunConfig` and :class:`EvaluateRunConfig`. A misspelt key or a value of the
+wrong type, in a YAML file or on the command line, therefore fails at composition and names the key.
+
+Units: learning rates per optimiser step, durations in seconds, lengths in frames, thresholds as probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+__all__ = [
+    "LAYOUTS",
+    "MODES",
+    "DatasetConfig",
+    "EarlyStoppingConfig",
+    "EvalConfig",
+    "EvaluateRunConfig",
+    "LossConfig",
+    "ModeConfig",
+    "ModelSection",
+    "RunConfig",
+    "SynthConfig",
+    "TrainConfig",
+    "TrainRunConfig",
+    "WindowConfig",
+    "register_schemas",
+]
+
+#: Dataset layouts a configuration can name, and the temporal modes.
+LAYOUTS = ("rod2021", "carrada")
+MODES = ("buffer", "online")
+
+# Published CARRADA class weights of the weighted cross-entropy, [background, pedestrian, cyclist, car]
+# (configs/carrada/weights_config/{rd,ra}_weights.json, identical to valeoai/MVRSS).
+_RD_CLASS_WEIGHTS = [0.0004237, 0.4750, 0.4175, 0.1071]
+_RA_CLASS_WEIGHTS = [0.0001238, 0.4937, 0.4158, 0.0903]
+
+
+@dataclass
+class WindowConfig:
+    """Training samples of one temporal mode: ``length`` frames, a new sample every ``stride`` frames."""
+
+    length: int = MISSING
+    stride: int = MISSING
+
+
+@dataclass
+class SynthConfig:
+    """A synthetic dataset simulated on first use when ``root`` is missing (``record simulate`` sizes).
+
+    Attributes:
+        train_sequences, valid_sequences, test_sequences: sequences per split.
+        train_frames, eval_frames: frames per training / per validation and test sequence.
+        seed: dataset seed.
+        scenario: simulator settings by name (:data:`record.train.synthetic.SCENARIOS`): ``default`` (the
+            simulator's calibrated defaults) or ``low_snr`` (weak, fluctuating targets that only integrate over
+            frames).
+    """
+
+    train_sequences: int = 4
+    train_frames: int = 480
+    valid_sequences: int = 2
+    test_sequences: int = 2
+    eval_frames: int = 240
+    seed: int = 0
+    scenario: str = "default"
+
+
+@dataclass
+class DatasetConfig:
+    """Where the data is and how training samples are cut from it.
+
+    Attributes:
+        name: the config's name (``rod2021``, ``carrada``, ``synth_rod2021``, ``synth_carrada``).
+        layout: ``rod2021`` or ``carrada`` (what :mod:`record.data` reads).
+        root: the data root (ROD2021: holds ``sequences/``; CARRADA: the ``Carrada/`` folder).
+        train_split, val_split, eval_split: split names of the layout.
+        buffer, online: published sample geometry per mode (ROD2021: 12 / 4 and 32 / 8; CARRADA: 5 / 1, 10 / 1).
+        augment: apply the published training augmentations.
+        mirror_axes: ROD2021 mirror, ``range_angle`` (published) or ``angle`` (azimuth only, quirk Q8).
+        transforms: CARRADA flips; ``[hflip]`` reproduces the published RECORD runs (quirk Q1).
+        synthetic: simulate the dataset into ``root`` when it is missing (synthetic configs only).
+    """
+
+    name: str = MISSING
+    layout: str = MISSING
+    root: str = MISSING
+    train_split: str = MISSING
+    val_split: str = MISSING
+    eval_split: str = MISSING
+    buffer: WindowConfig = field(default_factory=WindowConfig)
+    online: WindowConfig = field(default_factory=WindowConfig)
+    augment: bool = True
+    mirror_axes: str = "range_angle"
+    transforms: list[str] = field(default_factory=lambda: ["hflip", "vflip"])
+    synthetic: Optional[SynthConfig] = None
+
+
+@dataclass
+class ModelSection:
+    """The network: a :func:`record.models.list_models` name, its config overrides and optional weights.
+
+    Attributes:
+        name: registry name.
+        views: CARRADA input views (``[rd]``, ``[ra]`` or ``[rd, ra, ad]``); empty for ROD2021 models.
+        options: model config fields to override (``record.models.create_model`` keywords).
+        checkpoint: initial weights (project or published checkpoint); None = random initialisation.
+    """
+
+    name: str = MISSING
+    views: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Optional[str] = None
+
+
+@dataclass
+class ModeConfig:
+    """``buffer``: windows, loss on the last frame; ``online``: clips from a zero state, loss on every frame."""
+
+    name: str = MISSING
+
+
+@dataclass
+class EarlyStoppingConfig:
+    """Stop when ``monitor`` has not improved for ``patience`` validations (``mode``: ``min`` or ``max``).
+
+    Monitors: ``val_loss``; CARRADA also ``val_global_precision`` (mean of the views' class-mean pixel
+    precision), ``val_rd_precision``, ``val_ra_precision``, ``val_rd_miou``, ``val_ra_miou``.
+    """
+
+    enabled: bool = True
+    monitor: str = "val_loss"
+    mode: str = "min"
+    patience: int = 7
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and loop settings (defaults: the published ROD2021 buffer recipe).
+
+    Attributes:
+        lr, weight_decay: Adam settings.
+        lr_gamma, lr_every_epochs: multiply the learning rate by ``lr_gamma`` every ``lr_every_epochs`` epochs.
+        batch_size: GLOBAL samples per micro-batch, split evenly across DDP ranks.
+        accumulate: micro-batches per optimiser step (effective batch = batch_size x accumulate).
+        window, stride: override the dataset's sample geometry for the mode (None: the dataset's).
+        crop: train on random ``[height, width]`` crops of the maps (same crop for every frame and target of a
+            sample; sizes divisible by the network stride; single-view models only). Evaluation and validation
+            use whole frames. A fully convolutional model learns from crops at a fraction of the cost (CPU runs).
+        max_epochs: epoch limit; max_steps / max_time_s: optional budgets in optimiser steps / seconds (the run
+            stops after the step that reaches them and saves ``last.pt``).
+        val_every_epochs: validate every N epochs (and at the last epoch); 0 = never.
+        seed: seeds python, numpy, torch; per-sample augmentation draws depend on (seed, epoch, sample).
+        deterministic: ask torch for deterministic kernels (``torch.use_deterministic_algorithms``).
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
+        amp: ``auto`` (bf16 when the GPU supports it, else fp16; off on CPU), ``off``, ``bf16``, ``fp16``.
+        workers: DataLoader worker processes per rank.
+        threads: torch intra-op threads per rank (None: torch's default).
+        resume: a ``last.pt`` / ``best.pt`` to continue from, or ``auto`` (``<run.dir>/checkpoints/last.pt``
+            when it exists).
+        checkpoint_every_steps: also write ``last.pt`` every N optimiser steps (None: at epoch ends only).
+        log_every_steps: TensorBoard scalar period.
+        progress: tqdm bars (rank 0).
+    """
+
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_gamma: float = 0.9
+    lr_every_epochs: int = 10
+    batch_size: int = 16
+    accumulate: int = 1
+    window: Optional[int] = None
+    stride: Optional[int] = None
+    crop: Optional[list[int]] = None
+    max_epochs: int = 100
+    max_steps: Optional[int] = None
+    max_time_s: Optional[float] = None
+    val_every_epochs: int = 1
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    seed: int = 252
+    deterministic: bool = False
+    device: str = "auto"
+    amp: str = "auto"
+    workers: int = 2
+    threads: Optional[int] = None
+    resume: Optional[str] = None
+    checkpoint_every_steps: Optional[int] = None
+    log_every_steps: int = 10
+    progress: bool = True
+
+
+@dataclass
+class LossConfig:
+    """Losses on logits. ROD2021: BCE on the confidence maps. CARRADA, per output view: (wCE + dice_weight x
+    soft Dice) / 2, summed over views.
+
+    Attributes:
+        dice_weight: weight of the soft Dice term (published 10).
+        rd_class_weights, ra_class_weights: cross-entropy class weights (published values).
+        sigmoid_before_loss: parity with the published single-view CARRADA models, which fed sigmoid outputs to
+            CE / soft Dice (quirk Q2).
+        cumulative_online: parity with the published MV-RECORD online trainer, which weighted frame s of a
+            T-frame clip by (T - s) / T (quirk Q4); default: the plain mean over frames.
+    """
+
+    dice_weight: float = 10.0
+    rd_class_weights: list[float] = field(default_factory=lambda: list(_RD_CLASS_WEIGHTS))
+    ra_class_weights: list[float] = field(default_factory=lambda: list(_RA_CLASS_WEIGHTS))
+    sigmoid_before_loss: bool = False
+    cumulative_online: bool = False
+
+
+@dataclass
+class RunConfig:
+    """Output folder of a run (config, checkpoints, TensorBoard logs, metrics, pictures)."""
+
+    dir: str = MISSING
+
+
+@dataclass
+class TrainRunConfig:
+    """``record train``: what to train, on what, how."""
+
+    dataset: DatasetConfig = MISSING
+    model: ModelSection = MISSING
+    mode: ModeConfig = MISSING
+    train: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+@dataclass
+class EvalConfig:
+    """How ``record evaluate`` runs a model over the evaluation sequences.
+
+    Attributes:
+        mode: ``online`` (one frame at a time, recurrent state carried) or ``buffer`` (sliding window, stride 1,
+            growing window over a sequence's first frames, quirk Q12).
+        window: buffer length (None: the model's ``config.window``).
+        split: split to evaluate (None: ``dataset.eval_split``).
+        reset_states: reset the recurrent state at every sequence start; False reproduces the published online
+            CARRADA evaluation, which streamed all sequences through one state (quirk Q9).
+        skip_first: CARRADA: leave the first ``window - 1`` frames of every sequence out of the scores, as the
+            published buffer evaluation did (quirk Q9).
+        peak_threshold, ols_threshold, max_dets, published_lnms: ROD2021 post-processing
+            (:class:`record.eval.postprocess.PostProcessConfig`).
+        strip_frames: frames per sequence in the PNG strips (0: no strips).
+        gif_frames: frames per sequence in the animated GIF (0: no GIF).
+        device: as ``train.device``.
+        workers: DataLoader workers reading the frames.
+    """
+
+    mode: str = "online"
+    window: Optional[int] = None
+    split: Optional[str] = None
+    reset_states: bool = True
+    skip_first: bool = False
+    peak_threshold: float = 0.3
+    ols_threshold: float = 0.3
+    max_dets: int = 20
+    published_lnms: bool = False
+    strip_frames: int = 6
+    gif_frames: int = 40
+    device: str = "auto"
+    workers: int = 1
+
+
+@dataclass
+class EvaluateRunConfig:
+    """``record evaluate``: a checkpoint, the data (default: the dataset it was trained on) and options."""
+
+    checkpoint: str = MISSING
+    dataset: Optional[DatasetConfig] = None
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def register_schemas() -> None:
+    """Store the schemas in Hydra's ConfigStore (idempotent): the names the YAML ``defaults`` lists refer to."""
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainRunConfig)
+    store.store(name="evaluate_schema", node=EvaluateRunConfig)
+    store.store(group="dataset", name="dataset_schema", node=DatasetConfig)
+    store.store(group="model", name="model_schema", node=ModelSection)
+    store.store(group="mode", name="mode_schema", node=ModeConfig)

@@ -1,0 +1,97 @@
+"""Synthetic datasets for training runs: simulator settings by name and on-demand simulation.
+
+A config with ``dataset.synthetic`` set (``dataset=synth_rod2021`` / ``synth_carrada``) is simulated into its
+``root`` the first time it is used; an existing non-empty ``root`` is reused as is (the writers build a dataset
+beside its destination and rename it when complete, so an existing folder is a complete dataset).
+
+Scenarios (:data:`SCENARIOS`) name the scene and physics settings passed to the writers:
+
+* ``default``: the simulator's calibrated defaults (:func:`record.data.synth_common.dataset_scene`).
+* ``low_snr``: road users 10 dB weaker than their class priors, Swerling-I fluctuation, occlusion and clutter: a
+  target often sinks into the noise in one frame and only stands out when evidence is integrated over frames,
+  the regime where a recurrent model's memory should pay off (``benchmarks/synthetic_accuracy.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from record.data.synth_common import SplitSize, dataset_scene
+from record.errors import ConfigError, describe
+from record.sensors import CARRADA, ROD2021, CaptureConfig
+from record.sim import SceneConfig, SimulationConfig
+from record.train.config import DatasetConfig, SynthConfig
+
+__all__ = ["SCENARIOS", "ensure_dataset", "scenario_settings"]
+
+#: dB removed from every class's RCS prior in the ``low_snr`` scenario.
+LOW_SNR_RCS_OFFSET_DB = 10.0
+
+
+def _default(capture: CaptureConfig) -> tuple[SceneConfig | None, SimulationConfig]:
+    return None, SimulationConfig()
+
+
+def _low_snr(capture: CaptureConfig) -> tuple[SceneConfig | None, SimulationConfig]:
+    scene = dataset_scene(capture)
+    weaker = {
+        name: dataclasses.replace(prior, rcs_dbsm=tuple(v - LOW_SNR_RCS_OFFSET_DB for v in prior.rcs_dbsm))
+        for name, prior in scene.priors.items()
+    }
+    return dataclasses.replace(scene, priors=weaker), SimulationConfig(fluctuation="swerling1", occlusion=True)
+
+
+#: Scenario name -> (scene settings or None for the writer's default, simulation settings) for a capture.
+SCENARIOS: dict[str, Callable[[CaptureConfig], tuple[SceneConfig | None, SimulationConfig]]] = {
+    "default": _default,
+    "low_snr": _low_snr,
+}
+
+
+def scenario_settings(name: str, capture: CaptureConfig) -> tuple[SceneConfig | None, SimulationConfig]:
+    """Scene and simulation settings of scenario ``name`` for ``capture``."""
+    if name not in SCENARIOS:
+        raise ConfigError(describe("dataset.synthetic.scenario", "unknown scenario", found=repr(name),
+                                   expected=sorted(SCENARIOS)))
+    return SCENARIOS[name](capture)
+
+
+def _simulate(config: DatasetConfig, synth: SynthConfig, progress: bool) -> None:
+    root = Path(config.root)
+    evaluation = SplitSize(synth.valid_sequences, synth.eval_frames)
+    sizes = (SplitSize(synth.train_sequences, synth.train_frames), evaluation,
+             SplitSize(synth.test_sequences, synth.eval_frames))
+    if config.layout == "rod2021":
+        from record.data.synth_rod2021 import Rod2021SynthConfig, write_rod2021
+
+        scene, simulation = scenario_settings(synth.scenario, ROD2021)
+        write_rod2021(root, Rod2021SynthConfig(*sizes, scene=scene, simulation=simulation), seed=synth.seed,
+                      progress=progress)
+        return
+    from record.data.synth_carrada import CarradaSynthConfig, write_carrada
+
+    if root.name != "Carrada":
+        raise ConfigError(describe("dataset.root", "a synthetic CARRADA root must be a folder named Carrada",
+                                   found=str(root), expected=".../Carrada (the dataset is written to its parent)"))
+    scene, simulation = scenario_settings(synth.scenario, CARRADA)
+    write_carrada(root.parent, CarradaSynthConfig(*sizes, scene=scene, simulation=simulation), seed=synth.seed,
+                  progress=progress)
+
+
+def ensure_dataset(config: DatasetConfig, *, progress: bool = True) -> Path:
+    """The dataset root, simulated first when the config is synthetic and the root is missing or empty.
+
+    Raises:
+        ConfigError: a real dataset's root does not exist.
+    """
+    root = Path(config.root)
+    present = root.is_dir() and any(root.iterdir())
+    if present:
+        return root
+    if config.synthetic is None:
+        raise ConfigError(describe(f"dataset.root ({config.name})", "dataset folder not found", found=str(root),
+                                   expected="an existing data root (override with dataset.root=PATH)"))
+    _simulate(config, config.synthetic, progress)
+    return root

@@ -1,0 +1,440 @@
+"""The training loop behind ``record train``: one process, or one per device under ``torchrun`` (DDP).
+
+Per epoch: a shuffled pass over the training samples (the global batch split evenly across ranks, gradients
+accumulated over ``train.accumulate`` micro-batches and averaged across ranks by DistributedDataParallel), then
+validation, early stopping, the learning-rate schedule (x ``lr_gamma`` every ``lr_every_epochs`` epochs) and
+checkpoints: ``<run>/checkpoints/last.pt`` every epoch (and every ``checkpoint_every_steps`` steps, and when a budget
+or a signal stops the run), ``best.pt`` whenever the monitored metric improves. Rank 0 logs (tqdm, TensorBoard)
+and writes; every rank waits at a barrier around each write.
+
+SIGINT / SIGTERM stop the run cleanly after the current optimiser step, with ``last.pt`` written; a second SIGINT
+interrupts at once. ``train.resume`` continues exactly where ``last.pt`` stopped (weights, optimiser, schedule,
+gradient scaler, early stopping, RNG states of every rank, epoch, step and position in the epoch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
+
+from record.data.base import SequenceDataset
+from record.errors import CheckpointError, ConfigError, describe
+from record.fileio import atomic_write_text
+from record.models import StreamingModel, create_model, read_checkpoint
+from record.train import distributed as dist
+from record.train.checkpoints import (
+    Progress,
+    TrainingState,
+    copy_checkpoint,
+    read_training_state,
+    resolve_resume,
+    save_training_checkpoint,
+)
+from record.train.compose import resolved_dict, typed, validate_train_config
+from record.train.config import TrainRunConfig
+from record.train.data import cropped, open_layout, sample_geometry, training_set, validation_set
+from record.train.early_stopping import EarlyStopping
+from record.train.losses import frame_weights
+from record.train.runtime import (
+    AmpPolicy,
+    capture_rng,
+    code_version,
+    configure_threads,
+    restore_rng,
+    seed_everything,
+    select_device,
+)
+from record.train.sampling import IndexSampler, ResumableSampler, SeededItems
+from record.train.synthetic import ensure_dataset
+from record.train.tasks import SegmentationTally, Task, make_task
+from record.train.temporal import ClipRunner, StreamRunner, frame_at, frame_count, stream_outputs
+
+__all__ = ["RunData", "TrainResult", "Trainer", "train"]
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Datasets of a run, when not built from ``config.dataset``: training samples (items as
+    :mod:`record.data` produces them: windows for buffer mode, clips with a target per frame for online mode)
+    and optional validation data (buffer: windows; online: a :class:`~record.data.base.SequenceDataset` of
+    frames with ``first`` flags)."""
+
+    training: Dataset
+    validation: Dataset | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a run ended: its folder, checkpoints, position, last validation metrics and why it stopped
+    (``max_epochs``, ``early_stopping``, ``max_steps``, ``max_time``, ``signal``)."""
+
+    run_dir: Path
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    progress: Progress
+    metrics: dict[str, float]
+    stopped_by: str
+
+
+class _StopRequest:
+    """SIGINT / SIGTERM set a flag checked after every optimiser step; a second SIGINT raises at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_StopRequest]:
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        try:
+            yield self
+        finally:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+
+
+def _loader(dataset: Dataset, batch_size: int, sampler: Sampler[int], workers: int, seed: int,
+            device: torch.device) -> DataLoader:
+    """A DataLoader whose worker seeds come from its own generator (the global RNG is left untouched)."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda", generator=generator)
+
+
+def _to_float(value: Any) -> float:
+    return float(value.item()) if isinstance(value, torch.Tensor) else float(value)
+
+
+class Trainer:
+    """One training run (build with :meth:`from_config`; run with :meth:`fit`)."""
+
+    def __init__(self, config: TrainRunConfig, resolved: dict[str, Any], info: dist.DistInfo,
+                 device: torch.device, data: RunData | None = None) -> None:
+        self.config, self.resolved, self.info, self.device = config, resolved, info, device
+        train = config.train
+        if train.batch_size % info.world_size:
+            raise ConfigError(describe("train.batch_size", "the global batch must split evenly across ranks",
+                                       found=f"{train.batch_size} over {info.world_size} processes",
+                                       expected=f"a multiple of {info.world_size}"))
+        self.batch_per_rank = train.batch_size // info.world_size
+        self.mode = config.mode.name
+        self.amp = AmpPolicy.choose(train.amp, device)
+        self.run_dir = Path(dist.broadcast_object(config.run.dir))
+        self.checkpoint_dir = self.run_dir / "checkpoints"
+        self.code_version = code_version()
+
+        resume_path = resolve_resume(train.resume, self.run_dir)
+        payload = read_checkpoint(resume_path) if resume_path is not None else None
+        self.model = self._build_model(payload).to(device)
+        self.task: Task = make_task(config.dataset.layout, config.model, self.model, config.loss)
+        self.geometry = sample_geometry(config.dataset, train, self.mode)
+
+        data = self._build_data() if data is None else data
+        self.items = SeededItems(cropped(data.training, train.crop, self.task), train.seed)
+        self.sampler = ResumableSampler(self.items, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                        seed=train.seed)
+        self.validation = data.validation
+
+        self.runner = ClipRunner(self.model, self.mode)
+        self.network: torch.nn.Module = self.runner
+        if info.distributed:
+            device_ids = [device.index] if device.type == "cuda" else None
+            self.network = DistributedDataParallel(self.runner, device_ids=device_ids)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=train.lr_every_epochs,
+                                                         gamma=train.lr_gamma)
+        self.scaler = self.amp.grad_scaler()
+        self.early_stopping = EarlyStopping(train.early_stopping)
+        self.progress = Progress()
+        self.metrics: dict[str, float] = {}
+        if payload is not None:
+            self._restore(payload, str(resume_path))
+        self.writer: Any = None
+
+    # ------------------------------------------------------------------------------------------------ set-up
+    def _build_model(self, payload: Mapping[str, Any] | None) -> StreamingModel:
+        section = self.config.model
+        options = dict(section.options)
+        if payload is not None:
+            return create_model(section.name, checkpoint=payload, **options)
+        if section.checkpoint is not None:
+            return create_model(section.name, checkpoint=section.checkpoint, **options)
+        return create_model(section.name, **options)
+
+    def _build_data(self) -> RunData:
+        """Training and validation sets of ``config.dataset`` (simulated first by rank 0 when synthetic)."""
+        dataset = self.config.dataset
+        if self.info.is_main:
+            ensure_dataset(dataset, progress=self.config.train.progress)
+        dist.barrier()
+        layout = open_layout(dataset)
+        return RunData(training_set(dataset, layout, self.task, self.mode, self.geometry),
+                       validation_set(dataset, layout, self.task, self.mode, self.geometry))
+
+    def _restore(self, payload: Mapping[str, Any], where: str) -> None:
+        state = read_training_state(payload, where)
+        try:
+            self.optimizer.load_state_dict(state.optimizer)
+            self.scheduler.load_state_dict(state.scheduler)
+            if state.grad_scaler and self.scaler.is_enabled():
+                self.scaler.load_state_dict(state.grad_scaler)
+        except (ValueError, KeyError, RuntimeError) as error:
+            raise CheckpointError(describe(where, f"optimiser state does not fit this run ({error})")) from None
+        self.early_stopping.load_state_dict(state.early_stopping)
+        self.progress = state.progress
+        if self.progress.history:
+            self.metrics = {k: v for k, v in self.progress.history[-1].items() if k.startswith("val_")}
+        if state.world_size == self.info.world_size:
+            restore_rng(state.rng[self.info.rank], where)
+        else:
+            self._log(f"resuming {state.world_size}-process checkpoint with {self.info.world_size} processes: "
+                      f"epoch {self.progress.epoch} restarts from its first batch")
+            self.progress.batches_done = 0
+        self._log(f"resumed from {where}: epoch {self.progress.epoch}, step {self.progress.global_step}, "
+                  f"batch {self.progress.batches_done} of the epoch")
+
+    def _log(self, message: str) -> None:
+        if self.info.is_main:
+            tqdm.write(message)
+
+    def _scalar(self, tag: str, value: float, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(tag, value, step)
+
+    # ------------------------------------------------------------------------------------------------ losses
+    def clip_loss(self, batch: Mapping[str, Any], network: torch.nn.Module | None = None) -> torch.Tensor:
+        """Loss of a batch of training samples: the last frame (buffer) or the weighted mean over frames."""
+        network = self.network if network is None else network
+        targets = self.task.targets(batch, self.device)
+        with self.amp.autocast():
+            logits = self.task.outputs(network(self.task.inputs(batch, self.device)))
+        if self.mode == "buffer":
+            return self.task.frame_loss(logits, targets)
+        weights = frame_weights(frame_count(targets), self.config.loss.cumulative_online)
+        losses = [w * self.task.frame_loss(frame_at(logits, t), frame_at(targets, t)) for t, w in enumerate(weights)]
+        return torch.stack(losses).sum()
+
+    # ------------------------------------------------------------------------------------------------ loop
+    def fit(self) -> TrainResult:
+        """Train until ``max_epochs``, early stopping, a budget or a signal; returns where the run ended."""
+        train = self.config.train
+        if self.info.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.resolved))
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        dist.barrier()
+        self._log(f"run {self.run_dir}: {self.config.model.name} ({self.mode}) on {self.config.dataset.name}, "
+                  f"{len(self.items)} training samples, "
+                  f"{self.info.world_size} process(es) on {self.device}, AMP {self.amp.describe()}")
+        started = time.monotonic()
+        stopped_by = "max_epochs"
+        try:
+            with _StopRequest().installed() as stop:
+                if train.max_steps is not None and self.progress.global_step >= train.max_steps:
+                    stopped_by = "max_steps"
+                while self.progress.epoch < train.max_epochs and stopped_by == "max_epochs":
+                    reason = self._train_epoch(stop, started)
+                    if reason is None:
+                        reason = self._end_epoch()
+                    if reason is not None:
+                        stopped_by = reason
+                        break
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+        best = self.checkpoint_dir / "best.pt"
+        self._log(f"stopped ({stopped_by}) at epoch {self.progress.epoch}, step {self.progress.global_step}; "
+                  f"checkpoints in {self.checkpoint_dir}")
+        return TrainResult(self.run_dir, self.checkpoint_dir / "last.pt", best if best.is_file() else None,
+                           self.progress, dict(self.metrics), stopped_by)
+
+    def _batches_per_epoch(self) -> int:
+        return math.ceil(self.sampler.num_samples / self.batch_per_rank)
+
+    def _train_epoch(self, stop: _StopRequest, started: float) -> str | None:
+        """One pass (or the rest of one); returns a reason when the run must stop before the epoch's end."""
+        train, progress = self.config.train, self.progress
+        epoch, total = progress.epoch, self._batches_per_epoch()
+        self.sampler.set_epoch(epoch)
+        self.sampler.set_skip(progress.batches_done * self.batch_per_rank)
+        self.items.set_epoch(epoch)
+        loader = _loader(self.items, self.batch_per_rank, self.sampler, train.workers, train.seed + epoch,
+                         self.device)
+        self.network.train()
+        running: list[float] = []
+        bar = tqdm(total=total, initial=progress.batches_done, desc=f"epoch {epoch}", unit="batch",
+                   disable=not (train.progress and self.info.is_main), dynamic_ncols=True, leave=False)
+        with bar:
+            for batch in loader:
+                index = progress.batches_done
+                group_start = index - index % train.accumulate
+                group_size = min(train.accumulate, total - group_start)
+                steps_now = index + 1 == group_start + group_size
+                sync = contextlib.nullcontext()
+                if isinstance(self.network, DistributedDataParallel) and not steps_now:
+                    sync = self.network.no_sync()
+                with sync:
+                    loss = self.clip_loss(batch)
+                    self.scaler.scale(loss / group_size).backward()
+                running.append(_to_float(loss.detach()))
+                progress.batches_done += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(running):.4g}", lr=f"{self.scheduler.get_last_lr()[0]:.3g}")
+                if steps_now:
+                    reason = self._optimizer_step(running[-group_size:], stop, started)
+                    if reason is not None:
+                        return reason
+        return None
+
+    def _optimizer_step(self, losses: list[float], stop: _StopRequest, started: float) -> str | None:
+        train, progress = self.config.train, self.progress
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        progress.global_step += 1
+        if progress.global_step % train.log_every_steps == 0:
+            mean = dist.all_reduce_sum(torch.tensor([np.mean(losses)], dtype=torch.float64, device=self.device))
+            self._scalar("train/loss", float(mean.item()) / self.info.world_size, progress.global_step)
+            self._scalar("train/lr", self.scheduler.get_last_lr()[0], progress.global_step)
+        out_of_time = train.max_time_s is not None and time.monotonic() - started >= train.max_time_s
+        reason = None
+        if dist.any_rank(out_of_time or stop.requested, self.device):
+            reason = "signal" if stop.requested else "max_time"
+        elif train.max_steps is not None and progress.global_step >= train.max_steps:
+            reason = "max_steps"
+        periodic = train.checkpoint_every_steps and progress.global_step % train.checkpoint_every_steps == 0
+        if reason is not None or periodic:
+            self._save(improved=False)
+        return reason
+
+    def _end_epoch(self) -> str | None:
+        train, progress = self.config.train, self.progress
+        epoch = progress.epoch
+        improved = False
+        due = train.val_every_epochs > 0 and ((epoch + 1) % train.val_every_epochs == 0
+                                              or epoch + 1 == train.max_epochs)
+        if self.validation is not None and due:
+            self.metrics = self.validate()
+            improved = self.early_stopping.update(self.metrics)
+            progress.history.append({"epoch": epoch, "step": progress.global_step, **self.metrics})
+            for name, value in self.metrics.items():
+                self._scalar(f"val/{name.removeprefix('val_')}", value, progress.global_step)
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in self.metrics.items())
+            self._log(f"epoch {epoch}: {shown}{' (best)' if improved else ''}")
+        self.scheduler.step()
+        progress.epoch += 1
+        progress.batches_done = 0
+        self._save(improved)
+        return "early_stopping" if self.early_stopping.should_stop else None
+
+    # ------------------------------------------------------------------------------------------------ checkpoints
+    def _save(self, improved: bool) -> None:
+        """Write ``last.pt`` (and ``best.pt`` when ``improved``) on rank 0, all ranks synchronised around it."""
+        rng = dist.all_gather_objects(capture_rng())
+        dist.barrier()
+        if self.info.is_main:
+            state = TrainingState(
+                optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+                grad_scaler=self.scaler.state_dict(), progress=self.progress,
+                early_stopping=self.early_stopping.state_dict(), rng=rng, world_size=self.info.world_size,
+            )
+            last = self.checkpoint_dir / "last.pt"
+            save_training_checkpoint(last, self.model, state, config=self.resolved, metrics=self.metrics,
+                                     code_version=self.code_version, kind="last")
+            if improved:
+                copy_checkpoint(last, self.checkpoint_dir / "best.pt")
+        dist.barrier()
+
+    # ------------------------------------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Validation metrics, summed over ranks: ``val_loss``; CARRADA also per-view precision and mIoU and
+        ``val_global_precision`` (mean precision over the output views)."""
+        assert self.validation is not None
+        self.model.eval()
+        tally = SegmentationTally(self.task.output_views) if self.task.layout == "carrada" else None
+        totals = torch.zeros(2, dtype=torch.float64)
+        for loss, count, logits, targets in self._validation_losses():
+            totals += torch.tensor([loss * count, count], dtype=torch.float64)
+            if tally is not None:
+                tally.add(logits, targets)
+        self.model.train()
+        totals = dist.all_reduce_sum(totals.to(self.device)).cpu()
+        metrics = {"val_loss": float(totals[0] / totals[1]) if totals[1] else math.nan}
+        if tally is not None:
+            matrices = torch.from_numpy(tally.matrices())
+            tally.set_matrices(dist.all_reduce_sum(matrices.to(self.device)).cpu().numpy())
+            precisions = []
+            for view, accumulator in tally.accumulators.items():
+                scores = accumulator.metrics()
+                metrics[f"val_{view}_precision"] = scores.mean_precision
+                metrics[f"val_{view}_miou"] = scores.miou
+                precisions.append(scores.mean_precision)
+            metrics["val_global_precision"] = float(np.mean(precisions))
+        return metrics
+
+    def _validation_losses(self) -> Iterator[tuple[float, int, dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
+        """(mean loss, samples, logits, targets) per validation batch (buffer) or frame (online) of this rank."""
+        assert self.validation is not None
+        train, world, rank = self.config.train, self.info.world_size, self.info.rank
+        if self.mode == "buffer":
+            sampler = IndexSampler(list(range(len(self.validation)))[rank::world])  # type: ignore[arg-type]
+            loader = _loader(self.validation, self.batch_per_rank, sampler, train.workers, train.seed, self.device)
+            for batch in loader:
+                targets = self.task.targets(batch, self.device)
+                with self.amp.autocast():
+                    logits = self.task.outputs(self.runner(self.task.inputs(batch, self.device)))
+                loss = self.task.frame_loss(logits, targets)
+                yield _to_float(loss), next(iter(targets.values())).shape[0], logits, targets
+            return
+        stream = self.validation
+        assert isinstance(stream, SequenceDataset)
+        mine = stream.sequence_names[rank::world]
+        sampler = IndexSampler([i for name in mine for i in stream.samples_of(name)])
+        loader = _loader(stream, 1, sampler, train.workers, train.seed, self.device)
+        runner = StreamRunner(self.model, "online")
+        for batch, logits in stream_outputs(runner, loader, self.task, self.device, self.amp.autocast):
+            targets = self.task.targets(batch, self.device)
+            yield _to_float(self.task.frame_loss(logits, targets)), 1, logits, targets
+
+
+def train(config: DictConfig, data: RunData | None = None) -> TrainResult:
+    """Run ``record train`` for a composed config (:func:`record.train.compose.compose_config`); ``data``
+    replaces the datasets ``config.dataset`` describes (its layout still selects the task and loss)."""
+    schema = typed(config, TrainRunConfig)
+    validate_train_config(schema)
+    info = dist.process_info()
+    device = select_device(schema.train.device, info.local_rank)
+    dist.init_distributed(info, device)
+    try:
+        configure_threads(device, schema.train.threads)
+        seed_everything(schema.train.seed, schema.train.deterministic)
+        if device.type == "cuda" and not schema.train.deterministic:
+            torch.backends.cudnn.benchmark = True
+        return Trainer(schema, resolved_dict(config), info, device, data).fit()
+    finally:
+        dist.shutdown_distributed()

@@ -1,0 +1,59 @@
+"""Exact resume: a run stopped mid-epoch and resumed ends bit-identical to the same run left uninterrupted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import state_dicts_equal
+
+from record.models import read_checkpoint
+from record.train.compose import compose_config
+from record.train.trainer import train
+
+pytestmark = pytest.mark.slow
+
+# 6 clips of 2 frames per epoch, micro-batches of 2, 2 micro-batches per optimiser step: steps of 2 and 1
+# micro-batches per epoch; validation streams the valid sequence at the end of every epoch.
+SETTINGS = ("train.accumulate=2", "train.max_epochs=2")
+
+
+def _final(path: Path) -> dict:
+    return dict(read_checkpoint(path))
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(tiny_run_overrides: Callable[..., list[str]],
+                                                      tmp_path: Path) -> None:
+    straight = train(compose_config("train", tiny_run_overrides(*SETTINGS, run_dir=tmp_path / "straight")))
+
+    interrupted_dir = tmp_path / "interrupted"
+    first = train(compose_config("train", tiny_run_overrides(*SETTINGS, "train.max_steps=3",
+                                                             run_dir=interrupted_dir)))
+    assert first.stopped_by == "max_steps"
+    assert (first.progress.epoch, first.progress.global_step, first.progress.batches_done) == (1, 3, 2)
+    resumed = train(compose_config("train", tiny_run_overrides(*SETTINGS, "train.resume=auto",
+                                                               run_dir=interrupted_dir)))
+
+    assert straight.stopped_by == resumed.stopped_by == "max_epochs"
+    expected, found = _final(straight.last_checkpoint), _final(resumed.last_checkpoint)
+    assert state_dicts_equal(expected["state_dict"], found["state_dict"])
+    expected_state, found_state = expected["extra"]["training"], found["extra"]["training"]
+    assert expected_state["progress"] == found_state["progress"]
+    assert expected_state["scheduler"] == found_state["scheduler"]
+    assert expected_state["early_stopping"] == found_state["early_stopping"]
+    for key, value in expected_state["optimizer"]["state"].items():
+        for name in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(value[name], found_state["optimizer"]["state"][key][name])
+
+
+def test_resume_of_a_finished_run_changes_nothing(tiny_run_overrides: Callable[..., list[str]],
+                                                  tmp_path: Path) -> None:
+    run_dir = tmp_path / "done"
+    done = train(compose_config("train", tiny_run_overrides("train.max_steps=1", run_dir=run_dir)))
+    before = _final(done.last_checkpoint)["state_dict"]
+    again = train(compose_config("train", tiny_run_overrides("train.max_steps=1", f"train.resume={done.last_checkpoint}",
+                                                             run_dir=run_dir)))
+    assert again.stopped_by == "max_steps" and again.progress.global_step == 1
+    assert state_dicts_equal(before, _final(again.last_checkpoint)["state_dict"])
