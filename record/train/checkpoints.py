@@ -6,9 +6,9 @@ Written with :func:`record.models.save_checkpoint` (atomic; loadable with ``weig
     extra["training"]: {"format_version", "optimizer", "scheduler", "grad_scaler", "progress",
                         "early_stopping", "rng" (one snapshot per rank), "world_size"}
 
-``progress`` says where the run stands: ``epoch`` (0-based epoch in progress), ``global_step`` (optimiser steps
-done) and ``batches_done`` (micro-batches of that epoch already consumed by each rank), so a resumed run skips
-exactly the samples it has seen.
+``progress`` says where the run stands: ``epoch`` (0-based epoch in progress), ``global_step`` (optimiser
+steps done) and ``batches_done`` (micro-batches of that epoch already consumed by each rank), so a resumed run
+skips exactly the samples it has seen.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ _TRAINING_KEY = "training"
 
 @dataclass
 class Progress:
-    """Position of a run: epoch in progress, optimiser steps done, micro-batches of the epoch consumed, and the
-    metrics of every validation so far."""
+    """Position of a run: epoch in progress, optimiser steps done, micro-batches of the epoch consumed; and
+    the metrics of every validation so far."""
 
     epoch: int = 0
     global_step: int = 0
@@ -109,7 +109,7 @@ def read_training_state(payload: Mapping[str, Any], where: str) -> TrainingState
 
 
 def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
-    """The checkpoint to resume from: None, ``auto`` (``<run_dir>/checkpoints/last.pt`` if it exists), or a path.
+    """The checkpoint to resume from: None, a path, or ``auto`` (``<run_dir>/checkpoints/last.pt`` if any).
 
     Raises:
         CheckpointError: an explicit path that does not exist.

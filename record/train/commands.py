@@ -1,4 +1,4 @@
-"""Entry points of ``record train`` and ``record evaluate``: thin wrappers composing the config and running it."""
+"""Entry points of ``record train`` and ``record evaluate``: compose the config, then run it."""
 
 from __future__ import annotations
 

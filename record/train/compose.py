@@ -1,7 +1,7 @@
 """Composing run configurations from the YAML tree in ``record/conf`` and command-line overrides.
 
-Uses Hydra's compose API (the ``record`` command owns its argument list, so there is no ``@hydra.main``); Hydra
-and OmegaConf errors become :class:`record.errors.ConfigError` naming the key and the value.
+Uses Hydra's compose API (the ``record`` command owns its argument list, so there is no ``@hydra.main``);
+Hydra and OmegaConf errors become :class:`record.errors.ConfigError` naming the key and the value.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from record.errors import ConfigError
+from record.errors import ConfigError, describe
 from record.models import list_models
 from record.train.config import LAYOUTS, EvaluateRunConfig, TrainRunConfig, register_schemas
 from record.train.temporal import check_mode
@@ -44,14 +44,15 @@ def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfi
     """
     register_schemas()
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None, job_name=f"record_{config_name}"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None,
+                                   job_name=f"record_{config_name}"):
             return compose(config_name=config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError(f"{config_name} config: {_message(error)}") from None
 
 
 def typed(config: DictConfig, schema: type[SchemaT]) -> SchemaT:
-    """The composed config as its schema dataclass, interpolations resolved (a missing value names its key)."""
+    """The composed config as its schema dataclass, interpolations resolved; a missing value names its key."""
     try:
         value = OmegaConf.to_object(config)
     except OmegaConfBaseException as error:
@@ -76,13 +77,16 @@ def group_options(group: str) -> list[str]:
 def validate_train_config(config: TrainRunConfig) -> None:
     """Checks that need no data or model: names, positive sizes and counts."""
     if config.dataset.layout not in LAYOUTS:
-        raise ConfigError(f"dataset.layout: unknown layout (found {config.dataset.layout!r}, expected {LAYOUTS})")
+        raise ConfigError(describe("dataset.layout", "unknown layout", found=repr(config.dataset.layout),
+                                   expected=LAYOUTS))
     if config.model.name not in list_models():
-        raise ConfigError(f"model.name: unknown model (found {config.model.name!r}, expected {list_models()})")
+        raise ConfigError(describe("model.name", "unknown model", found=repr(config.model.name),
+                                   expected=list_models()))
     check_mode(config.mode.name)
     train = config.train
-    positive = {"batch_size": train.batch_size, "accumulate": train.accumulate, "max_epochs": train.max_epochs,
-                "lr_every_epochs": train.lr_every_epochs, "log_every_steps": train.log_every_steps}
+    positive = {"batch_size": train.batch_size, "accumulate": train.accumulate,
+                "max_epochs": train.max_epochs, "lr_every_epochs": train.lr_every_epochs,
+                "log_every_steps": train.log_every_steps}
     for name, value in positive.items():
         if value < 1:
             raise ConfigError(f"train.{name}: must be positive (found {value})")

@@ -3,10 +3,10 @@
 Every group of the YAML tree in ``record/conf`` extends a schema stored here in Hydra's ConfigStore
 (:func:`register_schemas`): ``dataset/*.yaml`` extend :class:`DatasetConfig`, ``model/*.yaml``
 :class:`ModelSection`, ``mode/*.yaml`` :class:`ModeConfig`; the primary configs ``train.yaml`` and
-``evaluate.yaml`` extend :class:`TrainRunConfig` and :class:`EvaluateRunConfig`. A misspelt key or a value of the
-wrong type, in a YAML file or on the command line, therefore fails at composition and names the key.
+``evaluate.yaml`` extend :class:`TrainRunConfig` and :class:`EvaluateRunConfig`. A misspelt key or a value of
+the wrong type, in a YAML file or on the command line, therefore fails at composition and names the key.
 
-Units: learning rates per optimiser step, durations in seconds, lengths in frames, thresholds as probabilities.
+Units: durations in seconds, window / clip lengths in frames, crops in bins, thresholds as probabilities.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ class SynthConfig:
         train_frames, eval_frames: frames per training / per validation and test sequence.
         seed: dataset seed.
         scenario: simulator settings by name (:data:`record.train.synthetic.SCENARIOS`): ``default`` (the
-            simulator's calibrated defaults) or ``low_snr`` (weak, fluctuating targets that only integrate over
-            frames).
+            calibrated simulator), ``clear`` (strong targets, no static clutter) or ``temporal`` (fading,
+            shadowed and confusable targets).
     """
 
     train_sequences: int = 4
@@ -84,7 +84,8 @@ class DatasetConfig:
         layout: ``rod2021`` or ``carrada`` (what :mod:`record.data` reads).
         root: the data root (ROD2021: holds ``sequences/``; CARRADA: the ``Carrada/`` folder).
         train_split, val_split, eval_split: split names of the layout.
-        buffer, online: published sample geometry per mode (ROD2021: 12 / 4 and 32 / 8; CARRADA: 5 / 1, 10 / 1).
+        buffer, online: published sample geometry (length / stride) per mode: ROD2021 12 / 4 and 32 / 8,
+            CARRADA 5 / 1 and 10 / 1.
         augment: apply the published training augmentations.
         mirror_axes: ROD2021 mirror, ``range_angle`` (published) or ``angle`` (azimuth only, quirk Q8).
         transforms: CARRADA flips; ``[hflip]`` reproduces the published RECORD runs (quirk Q1).
@@ -124,7 +125,7 @@ class ModelSection:
 
 @dataclass
 class ModeConfig:
-    """``buffer``: windows, loss on the last frame; ``online``: clips from a zero state, loss on every frame."""
+    """``buffer``: windows, last-frame loss; ``online``: clips from a zero state, loss on all frames."""
 
     name: str = MISSING
 
@@ -149,15 +150,18 @@ class TrainConfig:
 
     Attributes:
         lr, weight_decay: Adam settings.
-        lr_gamma, lr_every_epochs: multiply the learning rate by ``lr_gamma`` every ``lr_every_epochs`` epochs.
+        lr_gamma, lr_every_epochs: the learning rate is multiplied by ``lr_gamma`` every ``lr_every_epochs``
+            epochs.
         batch_size: GLOBAL samples per micro-batch, split evenly across DDP ranks.
         accumulate: micro-batches per optimiser step (effective batch = batch_size x accumulate).
         window, stride: override the dataset's sample geometry for the mode (None: the dataset's).
         crop: train on random ``[height, width]`` crops of the maps (same crop for every frame and target of a
             sample; sizes divisible by the network stride; single-view models only). Evaluation and validation
-            use whole frames. A fully convolutional model learns from crops at a fraction of the cost (CPU runs).
-        max_epochs: epoch limit; max_steps / max_time_s: optional budgets in optimiser steps / seconds (the run
-            stops after the step that reaches them and saves ``last.pt``).
+            use whole frames. A fully convolutional model learns from crops at a fraction of the cost.
+        crop_on_objects: probability that a crop is placed to hold an object (a pixel where the targets exceed
+            0.5) rather than anywhere: objects are sparse, so uniform crops show mostly background.
+        max_epochs: epoch limit; max_steps / max_time_s: optional budgets in optimiser steps / seconds (the
+            run stops after the step that reaches them and saves ``last.pt``).
         val_every_epochs: validate every N epochs (and at the last epoch); 0 = never.
         seed: seeds python, numpy, torch; per-sample augmentation draws depend on (seed, epoch, sample).
         deterministic: ask torch for deterministic kernels (``torch.use_deterministic_algorithms``).
@@ -181,6 +185,7 @@ class TrainConfig:
     window: Optional[int] = None
     stride: Optional[int] = None
     crop: Optional[list[int]] = None
+    crop_on_objects: float = 0.0
     max_epochs: int = 100
     max_steps: Optional[int] = None
     max_time_s: Optional[float] = None
@@ -206,8 +211,8 @@ class LossConfig:
     Attributes:
         dice_weight: weight of the soft Dice term (published 10).
         rd_class_weights, ra_class_weights: cross-entropy class weights (published values).
-        sigmoid_before_loss: parity with the published single-view CARRADA models, which fed sigmoid outputs to
-            CE / soft Dice (quirk Q2).
+        sigmoid_before_loss: parity with the published single-view CARRADA models, which fed sigmoid outputs
+            to CE / soft Dice (quirk Q2).
         cumulative_online: parity with the published MV-RECORD online trainer, which weighted frame s of a
             T-frame clip by (T - s) / T (quirk Q4); default: the plain mean over frames.
     """
@@ -243,8 +248,8 @@ class EvalConfig:
     """How ``record evaluate`` runs a model over the evaluation sequences.
 
     Attributes:
-        mode: ``online`` (one frame at a time, recurrent state carried) or ``buffer`` (sliding window, stride 1,
-            growing window over a sequence's first frames, quirk Q12).
+        mode: ``online`` (one frame at a time, recurrent state carried) or ``buffer`` (sliding window, stride
+            1, growing window over a sequence's first frames, quirk Q12).
         window: buffer length (None: the model's ``config.window``).
         split: split to evaluate (None: ``dataset.eval_split``).
         reset_states: reset the recurrent state at every sequence start; False reproduces the published online
@@ -285,7 +290,7 @@ class EvaluateRunConfig:
 
 
 def register_schemas() -> None:
-    """Store the schemas in Hydra's ConfigStore (idempotent): the names the YAML ``defaults`` lists refer to."""
+    """Store the schemas in Hydra's ConfigStore (idempotent) under the names the YAML defaults lists use."""
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainRunConfig)
     store.store(name="evaluate_schema", node=EvaluateRunConfig)

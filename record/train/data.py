@@ -10,14 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from typing import Any
-
-import torch
-from torch import Tensor
 from torch.utils.data import Dataset
 
 from record.data import carrada_datasets, rod2021_datasets
@@ -29,8 +24,16 @@ from record.errors import ConfigError, describe
 from record.train.config import DatasetConfig, TrainConfig
 from record.train.tasks import CarradaTask, Task
 
-__all__ = ["Layout", "RandomCrop", "SampleGeometry", "cropped", "frame_stream", "open_layout", "sample_geometry", "split_sequences",
-           "training_set", "validation_set"]
+__all__ = [
+    "Layout",
+    "SampleGeometry",
+    "frame_stream",
+    "open_layout",
+    "sample_geometry",
+    "split_sequences",
+    "training_set",
+    "validation_set",
+]
 
 Layout = Rod2021Layout | CarradaLayout
 
@@ -53,33 +56,6 @@ def sample_geometry(dataset: DatasetConfig, train: TrainConfig, mode: str) -> Sa
     return geometry
 
 
-class RandomCrop(Dataset):
-    """Items of ``dataset`` with the last two axes of every map (``[..., H, W]`` tensors of rank >= 3: inputs,
-    targets, masks) cropped to ``size`` at one offset per item, drawn from torch's RNG (seeded per item by
-    :class:`record.train.sampling.SeededItems`)."""
-
-    def __init__(self, dataset: Dataset, size: tuple[int, int]) -> None:
-        self.dataset = dataset
-        self.size = size
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        item = dict(self.dataset[index])
-        maps = [key for key, value in item.items() if isinstance(value, Tensor) and value.dim() >= 3]
-        height, width = item[maps[0]].shape[-2:]
-        crop_h, crop_w = self.size
-        if crop_h > height or crop_w > width:
-            raise ConfigError(describe("train.crop", "crop larger than the maps", found=list(self.size),
-                                       expected=f"at most [{height}, {width}]"))
-        top = int(torch.randint(0, height - crop_h + 1, ()).item())
-        left = int(torch.randint(0, width - crop_w + 1, ()).item())
-        for key in maps:
-            item[key] = item[key][..., top:top + crop_h, left:left + crop_w]
-        return item
-
-
 def open_layout(config: DatasetConfig, root: Path | None = None) -> Layout:
     """The reader of the dataset at ``root`` (default ``config.root``)."""
     root = Path(config.root) if root is None else root
@@ -96,19 +72,8 @@ def _carrada_views(task: Task) -> tuple[str, ...]:
     return task.input_views
 
 
-def cropped(samples: Dataset, crop: Sequence[int] | None, task: Task) -> Dataset:
-    """``samples`` randomly cropped to ``crop = [height, width]`` (None: unchanged)."""
-    if crop is None:
-        return samples
-    if len(crop) != 2 or min(crop) < 1:
-        raise ConfigError(describe("train.crop", "expected [height, width]", found=list(crop)))
-    if isinstance(task, CarradaTask) and len(task.input_views) > 1:
-        raise ConfigError(describe("train.crop", "multi-view models cannot be trained on crops (the views do not "
-                                   "share their axes)", found=list(crop), expected="null"))
-    return RandomCrop(samples, (int(crop[0]), int(crop[1])))
-
-
-def training_set(config: DatasetConfig, layout: Layout, task: Task, mode: str, geometry: SampleGeometry) -> Dataset:
+def training_set(config: DatasetConfig, layout: Layout, task: Task, mode: str,
+                 geometry: SampleGeometry) -> Dataset:
     """Augmented training samples of ``config.train_split``."""
     split = config.train_split
     if not split_sequences(layout, split):
@@ -124,7 +89,7 @@ def training_set(config: DatasetConfig, layout: Layout, task: Task, mode: str, g
 
 
 def frame_stream(layout: Layout, task: Task, split: str) -> SequenceDataset:
-    """Every frame of ``split`` in order, with a ``first`` flag at sequence starts (and targets when annotated)."""
+    """Every frame of ``split`` in order, ``first`` at sequence starts, with targets when annotated."""
     if isinstance(layout, Rod2021Layout):
         return rod2021_datasets.Rod2021Frames(layout, split)
     return carrada_datasets.CarradaFrames(layout, split, views=_carrada_views(task))

@@ -1,8 +1,9 @@
 """Process-group plumbing for ``torchrun``: rank discovery, barriers and the few collectives training needs.
 
 ``record train`` runs unchanged in one process or under ``torchrun`` (which sets ``RANK``, ``LOCAL_RANK``,
-``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``). With more than one process the group uses NCCL on CUDA and
-gloo on the CPU; every helper here is a no-op in a single process, so callers never branch on the world size.
+``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``). With more than one process the group uses NCCL on CUDA
+and gloo on the CPU; every helper here is a no-op in a single process, so callers never branch on the world
+size.
 """
 
 from __future__ import annotations
@@ -54,16 +55,17 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ConfigError(describe(f"environment variable {name}", "not an integer", found=repr(value))) from None
+        raise ConfigError(describe(f"environment variable {name}", "not an integer",
+                                   found=repr(value))) from None
 
 
 def process_info() -> DistInfo:
-    """This process's rank, local rank and world size from the ``torchrun`` environment (defaults: one process)."""
+    """Rank, local rank and world size from the ``torchrun`` environment (default: a single process)."""
     return DistInfo(_env_int("RANK", 0), _env_int("LOCAL_RANK", 0), _env_int("WORLD_SIZE", 1))
 
 
 def init_distributed(info: DistInfo, device: torch.device) -> None:
-    """Join the ``torchrun`` process group when there is more than one process (NCCL on CUDA, gloo otherwise)."""
+    """Join the ``torchrun`` process group when there are several processes (NCCL on CUDA, else gloo)."""
     if info.distributed and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size)

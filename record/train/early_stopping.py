@@ -26,7 +26,8 @@ class EarlyStopping:
             raise ConfigError(describe("train.early_stopping.mode", "unknown mode", found=repr(config.mode),
                                        expected=_MODES))
         if config.patience < 1:
-            raise ConfigError(describe("train.early_stopping.patience", "must be positive", found=config.patience))
+            raise ConfigError(describe("train.early_stopping.patience", "must be positive",
+                                       found=config.patience))
         self.config = config
         self.best: float | None = None
         self.bad_validations = 0

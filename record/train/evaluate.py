@@ -1,14 +1,15 @@
 """``record evaluate``: run a checkpoint over every evaluation sequence and score it.
 
 The model runs ONLINE by default, one frame at a time with the recurrent state reset at each sequence start
-(``eval.reset_states=false``: one state through all sequences, the published CARRADA behaviour, quirk Q9); with
-``eval.mode=buffer`` it runs a sliding window (stride 1) that grows over a sequence's first frames (quirk Q12).
+(``eval.reset_states=false``: one state through all sequences, the published CARRADA behaviour, quirk Q9);
+with ``eval.mode=buffer`` it runs a sliding window (stride 1) that grows over a sequence's first frames (quirk
+Q12).
 
 * ROD2021: ``sigmoid`` -> :func:`record.eval.postprocess.decode_confmaps` -> one submission file per sequence
   (``predictions/<SEQ>.txt``) -> :func:`record.eval.rod2021.score_rod2021` (AP / AR overall, per class, per
   sequence) when ground truth exists (annotations, or ``ground_truth/<split>/`` of a synthetic tree).
-* CARRADA: ``argmax`` label maps saved as ``predictions/<seq>/<frame>/range_doppler.npy`` / ``range_angle.npy``
-  (uint8) -> one confusion matrix per view (mIoU, mDice, ...).
+* CARRADA: ``argmax`` label maps saved as ``predictions/<seq>/<frame>/range_doppler.npy`` /
+  ``range_angle.npy`` (uint8) -> one confusion matrix per view (mIoU, mDice, ...).
 
 Writes under ``run.dir``: ``metrics.json``, ``predictions/``, ``pictures/`` (precision-recall curves or
 confusion matrices, a PNG strip and a GIF per sequence).
@@ -77,14 +78,15 @@ class EvaluationResult:
         return f"{self.summary}\noutputs: {self.out_dir.absolute()}"
 
 
-# ------------------------------------------------------------------------------------------------ set-up
+# ------------------------------------------------------------ set-up
 def _training_config(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
     metadata = payload.get("metadata")
     config = metadata.get("config") if isinstance(metadata, Mapping) else None
     return config if isinstance(config, Mapping) and "dataset" in config else None
 
 
-def _dataset_config(chosen: DatasetConfig | None, trained: Mapping[str, Any] | None, where: str) -> DatasetConfig:
+def _dataset_config(chosen: DatasetConfig | None, trained: Mapping[str, Any] | None,
+                    where: str) -> DatasetConfig:
     if chosen is not None:
         return chosen
     if trained is None:
@@ -110,15 +112,16 @@ def load_model(checkpoint: str, device: torch.device) -> tuple[StreamingModel, M
     payload = read_checkpoint(checkpoint)
     name = payload.get("model")
     if not isinstance(name, str):
-        raise CheckpointError(describe(checkpoint, "not a project checkpoint (no model name)",
-                                       expected="a checkpoint from record train or record convert-checkpoint"))
+        expected = "a checkpoint of record train or record convert-checkpoint"
+        problem = "not a project checkpoint (no model name)"
+        raise CheckpointError(describe(checkpoint, problem, expected=expected))
     model = create_model(name, checkpoint=payload).to(device)
     if device.type == "cpu":
         prepare_for_inference(model)
     return model.eval(), payload
 
 
-# ------------------------------------------------------------------------------------------------ streams
+# ------------------------------------------------------------ streams
 @dataclass
 class _Frame:
     """What one evaluated frame leaves behind for scoring and pictures."""
@@ -142,7 +145,8 @@ def _frames(model: StreamingModel, task: Task, stream: SequenceDataset, options:
             for batch, logits in stream_outputs(runner, loader, task, device):
                 position = 0 if bool(batch["first"][0]) else position + 1
                 frame = batch["frame"][0]
-                yield _Frame(batch["sequence"][0], position, frame.item() if torch.is_tensor(frame) else frame,
+                yield _Frame(batch["sequence"][0], position,
+                             frame.item() if torch.is_tensor(frame) else frame,
                              batch, {view: value.float().cpu() for view, value in logits.items()})
                 bar.update(1)
 
@@ -175,7 +179,7 @@ class _Pictures:
         return written
 
 
-# ------------------------------------------------------------------------------------------------ ROD2021
+# ------------------------------------------------------------ ROD2021
 def _rod2021_truth(layout: Rod2021Layout, sequence: str) -> ObjectTable | None:
     """Annotations of ``sequence``, or the kept-aside labels of a synthetic test split, or None."""
     if layout.has_annotations(sequence):
@@ -206,7 +210,8 @@ def _rod2021_panels(item: _Frame, probabilities: np.ndarray, truth: ObjectTable 
 
 def _evaluate_rod2021(frames: Iterator[_Frame], stream: SequenceDataset, layout: Rod2021Layout,
                       options: EvalConfig, out_dir: Path) -> tuple[dict[str, Any], str]:
-    post = PostProcessConfig(options.peak_threshold, options.ols_threshold, options.max_dets, options.published_lnms)
+    post = PostProcessConfig(options.peak_threshold, options.ols_threshold, options.max_dets,
+                             options.published_lnms)
     detections: dict[str, list[ObjectTable]] = {name: [] for name in stream.sequence_names}
     truths = {name: _rod2021_truth(layout, name) for name in stream.sequence_names}
     lengths = {name: len(stream.samples_of(name)) for name in stream.sequence_names}
@@ -245,12 +250,13 @@ def _evaluate_rod2021(frames: Iterator[_Frame], stream: SequenceDataset, layout:
     pictures_dir = out_dir / "pictures"
     scored = {name: truth for name, truth in truths.items() if truth is not None}
     metrics: dict[str, Any] = {"rod2021": None, "detections": {n: len(t) for n, t in tables.items()}}
-    summary = f"no ground truth for {sorted(set(truths) - set(scored))}: submission files written, nothing scored"
+    unscored = sorted(set(truths) - set(scored))
+    summary = f"no ground truth for {unscored}: submission files written, nothing scored"
     if scored:
         score = score_rod2021(scored, {name: tables[name] for name in scored})
         metrics["rod2021"] = score.to_dict()
         plot_precision_recall(score.accumulation, pictures_dir / "precision_recall.png")
-        summary = f"AP {score.ap:.2f}  AR {score.ar:.2f}  ({len(scored)} scored sequences)"
+        summary = f"AP {100 * score.ap:.2f}  AR {100 * score.ar:.2f} (%, {len(scored)} scored sequences)"
     pictures.write(pictures_dir, "ROD2021")
     return metrics, summary
 
@@ -262,14 +268,15 @@ def _concatenate(parts: list[ObjectTable]) -> ObjectTable:
     return ObjectTable(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields), parts[0].classes)
 
 
-# ------------------------------------------------------------------------------------------------ CARRADA
+# ------------------------------------------------------------ CARRADA
 def _carrada_panels(item: _Frame, task: Task, labels: dict[str, np.ndarray],
                     truth: dict[str, np.ndarray]) -> FramePanels:
     panels = []
     for view in task.output_views:
         axes = CARRADA.view(view)
         if view in item.batch:
-            panels.append(Panel(item.batch[view][0, 0].float().numpy(), axes, f"{view.upper()} input", "normalised"))
+            panels.append(Panel(item.batch[view][0, 0].float().numpy(), axes, f"{view.upper()} input",
+                                "normalised"))
         panels.append(Panel(truth[view].astype(np.float64), axes, f"{view.upper()} ground truth", "class id"))
         panels.append(Panel(labels[view].astype(np.float64), axes, f"{view.upper()} prediction", "class id"))
     return FramePanels(f"frame {item.frame}", tuple(panels))
@@ -283,7 +290,8 @@ def _evaluate_carrada(frames: Iterator[_Frame], stream: SequenceDataset, task: T
     scored_frames = 0
     with atomic_directory(out_dir / "predictions", overwrite=True) as folder:
         for item in frames:
-            labels = {view: logits[0].argmax(dim=0).numpy().astype(np.uint8) for view, logits in item.logits.items()}
+            labels = {view: logits[0].argmax(dim=0).numpy().astype(np.uint8)
+                      for view, logits in item.logits.items()}
             truth = {view: item.batch[f"{view}_mask"][0].argmax(dim=0).numpy() for view in task.output_views}
             target = folder / item.sequence / str(item.frame)
             target.mkdir(parents=True, exist_ok=True)
@@ -315,7 +323,7 @@ def _evaluate_carrada(frames: Iterator[_Frame], stream: SequenceDataset, task: T
     return metrics, "  ".join(parts) + f"  ({scored_frames} scored frames)"
 
 
-# ------------------------------------------------------------------------------------------------ entry
+# ------------------------------------------------------------ entry
 def run_evaluation(config: EvaluateRunConfig) -> EvaluationResult:
     """Evaluate ``config.checkpoint`` as configured (see the module docstring)."""
     options = config.eval
@@ -329,7 +337,8 @@ def run_evaluation(config: EvaluateRunConfig) -> EvaluationResult:
     layout = open_layout(dataset)
     split = options.split or dataset.eval_split
     if not split_sequences(layout, split):
-        raise ConfigError(describe(f"{dataset.root}", f"no sequence in split {split!r}", expected="eval.split=..."))
+        raise ConfigError(describe(f"{dataset.root}", f"no sequence in split {split!r}",
+                                   expected="eval.split=..."))
     stream = frame_stream(layout, task, split)
     out_dir = Path(config.run.dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,12 @@
 """Training losses, all on logits.
 
-* ROD2021 (:func:`confmap_bce`): binary cross-entropy between ``sigmoid(logits)`` and the Gaussian confidence maps,
-  computed with ``binary_cross_entropy_with_logits``: the published ``nn.BCELoss`` on sigmoid outputs, without its
-  log(0) clamping.
-* CARRADA (:class:`SegmentationLoss`, MVRSS ``wce_w10sdice``): per output view ``(wCE + w_dice x SoftDice) / 2``
-  with the published class weights, summed over the views. ``sigmoid_first`` feeds ``sigmoid(logits)`` to both
-  terms instead, as the published single-view models did (quirk Q2; parity runs only).
+* ROD2021 (:func:`confmap_bce`): binary cross-entropy between ``sigmoid(logits)`` and the Gaussian
+  confidence maps, computed with ``binary_cross_entropy_with_logits``: the published ``nn.BCELoss`` on sigmoid
+  outputs, without its log(0) clamping.
+* CARRADA (:class:`SegmentationLoss`, MVRSS ``wce_w10sdice``): per output view
+  ``(wCE + w_dice x SoftDice) / 2`` with the published class weights, summed over the views.
+  ``sigmoid_first`` feeds ``sigmoid(logits)`` to both terms instead, as the published single-view models did
+  (quirk Q2; parity runs only).
 * Online clips (:func:`frame_weights`): the loss of every frame, averaged (``cumulative=True``: the published
   MV-RECORD online weighting, quirk Q4).
 """
@@ -33,11 +34,12 @@ def confmap_bce(logits: Tensor, target: Tensor) -> Tensor:
 def soft_dice_loss(scores: Tensor, labels: Tensor) -> Tensor:
     """Soft Dice loss of class scores ``[B, K, H, W]`` (softmax taken here) and integer labels ``[B, H, W]``.
 
-    Per sample: ``1 - 2 sum(p y) / (sum(p^2 + y^2) + 1)`` over classes and pixels, ``y`` the one-hot labels plus
-    1e-6; mean over the batch.
+    Per sample: ``1 - 2 sum(p y) / (sum(p^2 + y^2) + 1)`` over classes and pixels, ``y`` the one-hot
+    labels plus 1e-6; mean over the batch.
     """
     probabilities = torch.softmax(scores, dim=1)
-    one_hot = F.one_hot(labels, scores.shape[1]).permute(0, 3, 1, 2).to(probabilities.dtype) + _DICE_TARGET_EPS
+    one_hot = F.one_hot(labels, scores.shape[1]).permute(0, 3, 1, 2).to(probabilities.dtype)
+    one_hot = one_hot + _DICE_TARGET_EPS
     dims = (1, 2, 3)
     numerator = 2.0 * (probabilities * one_hot).sum(dims)
     denominator = (probabilities.square() + one_hot.square()).sum(dims) + _DICE_SMOOTH
@@ -55,7 +57,9 @@ class SegmentationLoss:
 
     def __init__(self, class_weights: Mapping[str, Sequence[float]], dice_weight: float = 10.0,
                  sigmoid_first: bool = False) -> None:
-        self.class_weights = {view: torch.tensor(list(w), dtype=torch.float32) for view, w in class_weights.items()}
+        self.class_weights = {
+            view: torch.tensor(list(weights), dtype=torch.float32) for view, weights in class_weights.items()
+        }
         self.dice_weight = dice_weight
         self.sigmoid_first = sigmoid_first
 
@@ -76,8 +80,8 @@ class SegmentationLoss:
 def frame_weights(frames: int, cumulative: bool = False) -> list[float]:
     """Weights of the per-frame losses of a ``frames``-long online clip.
 
-    Default: ``1 / T`` each (the mean over frames). ``cumulative``: ``(T - s) / T`` for frame ``s``, which is what
-    the published MV-RECORD online trainer's running sums amount to once divided by T (quirk Q4).
+    Default: ``1 / T`` each (the mean over frames). ``cumulative``: ``(T - s) / T`` for frame ``s``, which is
+    what the published MV-RECORD online trainer's running sums amount to once divided by T (quirk Q4).
     """
     if cumulative:
         return [(frames - s) / frames for s in range(frames)]

@@ -1,9 +1,9 @@
 """Evaluation pictures: per-sequence strips of maps with ground truth and predictions, and animated GIFs.
 
 Each frame is drawn as one column of panels (:class:`FramePanels`): ROD2021 shows the input magnitude and the
-predicted confidence (maximum over classes) with ground-truth circles and detection crosses; CARRADA shows, per
-output view, the input map, the ground-truth labels and the predicted labels. A strip puts several frames side by
-side in one PNG; a GIF animates consecutive frames (one column each).
+predicted confidence (maximum over classes) with ground-truth circles and detection crosses; CARRADA shows,
+per output view, the input map, the ground-truth labels and the predicted labels. A strip puts several frames
+side by side in one PNG; a GIF animates consecutive frames (one column each).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ AMP_CHOICES = ("auto", "off", "bf16", "fp16")
 
 
 def select_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; ``cuda`` -> ``cuda:<local_rank>``."""
+    """``auto``: ``cuda:<local_rank>`` if CUDA is available, else ``cpu``; ``cuda``: ``cuda:<local_rank>``."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -46,7 +46,8 @@ def select_device(name: str, local_rank: int = 0) -> torch.device:
         device = torch.device("cuda", local_rank if device.index is None else device.index)
         torch.cuda.set_device(device)
     elif device.type != "cpu":
-        raise ConfigError(describe("train.device", "unsupported device type", found=name, expected="cpu or cuda"))
+        raise ConfigError(describe("train.device", "unsupported device type", found=name,
+                                   expected="cpu or cuda"))
     return device
 
 
@@ -61,7 +62,8 @@ class AmpPolicy:
     def choose(cls, choice: str, device: torch.device) -> AmpPolicy:
         """``auto``: bf16 on GPUs that support it, else fp16; full precision on the CPU."""
         if choice not in AMP_CHOICES:
-            raise ConfigError(describe("train.amp", "unknown choice", found=repr(choice), expected=AMP_CHOICES))
+            raise ConfigError(describe("train.amp", "unknown choice", found=repr(choice),
+                                       expected=AMP_CHOICES))
         if device.type != "cuda":
             if choice in ("bf16", "fp16"):
                 raise ConfigError(describe("train.amp", "mixed precision needs a CUDA device", found=choice,
@@ -90,7 +92,7 @@ class AmpPolicy:
 
 
 def configure_threads(device: torch.device, threads: int | None) -> None:
-    """CPU runs: flush denormals (recurrent states decay into them, quirk Q17) and set the intra-op threads."""
+    """Flush denormals on the CPU (recurrent states decay into them, quirk Q17); set the intra-op threads."""
     if device.type == "cpu":
         torch.set_flush_denormal(True)
     if threads is not None:
@@ -148,7 +150,7 @@ def restore_rng(state: Mapping[str, Any], where: str) -> None:
 
 
 def code_version() -> dict[str, str | None]:
-    """Package version and, when the package sits in a git checkout, the commit (``+dirty`` with local edits)."""
+    """Package version and, in a git checkout, the commit (``+dirty`` when tracked files are modified)."""
     try:
         version: str | None = importlib.metadata.version("record-radar")
     except importlib.metadata.PackageNotFoundError:

@@ -1,10 +1,10 @@
 """Which samples each rank reads, in which order, with which random draws: resumable and rank-independent.
 
 * :class:`ResumableSampler`: PyTorch's :class:`~torch.utils.data.DistributedSampler` (one shuffled order per
-  epoch from ``seed + epoch``, split across ranks) that can start an epoch part-way, after the samples a resumed run
-  already consumed.
-* :class:`IndexSampler`: fixed indices in order, e.g. a rank's share of the validation samples (taken without the
-  padding DistributedSampler adds, so summed metrics count every sample exactly once).
+  epoch from ``seed + epoch``, split across ranks) that can start an epoch part-way, after the samples a
+  resumed run already consumed.
+* :class:`IndexSampler`: fixed indices in order, e.g. a rank's share of the validation samples (taken without
+  the padding DistributedSampler adds, so summed metrics count every sample exactly once).
 * :class:`SeededItems`: draws every item with torch's RNG seeded from (seed, epoch, index), so augmentations
   do not depend on the number of DataLoader workers, the rank that reads the item, or where a run was resumed.
 """
@@ -25,8 +25,8 @@ __all__ = ["IndexSampler", "ResumableSampler", "SeededItems"]
 class ResumableSampler(DistributedSampler):
     """A :class:`DistributedSampler` whose epoch can resume after ``skip`` of this rank's samples.
 
-    ``set_epoch(e)`` picks the order (the same on every rank, ``seed + e``); ``set_skip(n)`` drops the first ``n``
-    samples of this rank's share for the current epoch (reset to 0 by the next ``set_epoch``).
+    ``set_epoch(e)`` picks the order (the same on every rank, ``seed + e``); ``set_skip(n)`` drops the first
+    ``n`` samples of this rank's share for the current epoch (reset to 0 by the next ``set_epoch``).
     """
 
     def __init__(self, dataset: Dataset, *, num_replicas: int, rank: int, shuffle: bool, seed: int) -> None:
@@ -62,11 +62,12 @@ class IndexSampler(Sampler[int]):
 
 
 class SeededItems(Dataset):
-    """``dataset[index]`` computed under torch's RNG seeded from ``(seed, epoch, index)`` (state restored after).
+    """``dataset[index]`` computed with torch's RNG seeded from ``(seed, epoch, index)``, then restored.
 
-    The ROD2021 / CARRADA datasets draw their augmentations from torch's RNG (:func:`record.data.base.item_rng`),
-    so with this wrapper an item's flips depend only on the run seed, the epoch and the item. Call
-    :meth:`set_epoch` before creating the epoch's DataLoader iterator (workers receive a copy of the wrapper).
+    The ROD2021 / CARRADA datasets draw their augmentations from torch's RNG
+    (:func:`record.data.base.item_rng`), so with this wrapper an item's flips depend only on the run seed, the
+    epoch and the item. Call :meth:`set_epoch` before creating the epoch's DataLoader iterator (workers
+    receive a copy of the wrapper).
     """
 
     def __init__(self, dataset: Dataset, seed: int) -> None:
@@ -81,7 +82,8 @@ class SeededItems(Dataset):
         return len(self.dataset)  # type: ignore[arg-type]
 
     def item_seed(self, index: int) -> int:
-        return int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1, np.uint64)[0] >> 1)
+        state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1, np.uint64)
+        return int(state[0] >> 1)
 
     def __getitem__(self, index: int) -> Any:
         with seeded_torch(self.item_seed(index)):

@@ -1,9 +1,9 @@
 """Dataset-specific glue between batches, models, losses and metrics.
 
-A :class:`Task` turns a batch of :mod:`record.data` items into model inputs and per-view targets, normalises the
-model's logits to a dict keyed by output view, and computes the loss of one frame. Output views: ``confmap`` for
-ROD2021 (``[B, 3, 128, 128]`` logits against Gaussian confidence maps); ``rd`` and/or ``ra`` for CARRADA (``[B, 4,
-H, W]`` logits against one-hot masks).
+A :class:`Task` turns a batch of :mod:`record.data` items into model inputs and per-view targets, normalises
+the model's logits to a dict keyed by output view, and computes the loss of one frame. Output views:
+``confmap`` for ROD2021 (``[B, 3, 128, 128]`` logits against Gaussian confidence maps); ``rd`` and/or ``ra``
+for CARRADA (``[B, 4, H, W]`` logits against one-hot masks).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Task:
 
 
 class Rod2021Task(Task):
-    """ROD2021: 8-channel frames in, BCE against the confidence maps of the pedestrian / cyclist / car classes."""
+    """ROD2021: 8-channel frames in; BCE against the pedestrian / cyclist / car confidence maps."""
 
     layout = "rod2021"
     output_views = (CONFMAP,)
@@ -84,7 +84,8 @@ class CarradaTask(Task):
 
     layout = "carrada"
 
-    def __init__(self, input_views: tuple[str, ...], output_views: tuple[str, ...], loss: SegmentationLoss) -> None:
+    def __init__(self, input_views: tuple[str, ...], output_views: tuple[str, ...],
+                 loss: SegmentationLoss) -> None:
         self.input_views = input_views
         self.output_views = output_views
         self.loss = loss
@@ -106,7 +107,8 @@ def _views(model_section: ModelSection, model: StreamingModel) -> tuple[tuple[st
     declared = tuple(v.lower() for v in model_section.views)
     if model.input_views:
         if set(declared) != set(model.input_views):
-            raise ConfigError(describe("model.views", f"{model.model_name} reads other views", found=list(declared),
+            raise ConfigError(describe("model.views", f"{model.model_name} reads other views",
+                                       found=list(declared),
                                        expected=list(model.input_views)))
         return tuple(model.input_views), tuple(model.output_views)
     if len(declared) != 1 or declared[0] not in _CARRADA_OUTPUT_VIEWS:
@@ -123,7 +125,8 @@ def make_task(layout: str, model_section: ModelSection, model: StreamingModel, l
     if layout == "rod2021":
         if model.input_views or (in_channels, n_classes) != (8, 3):
             raise ConfigError(describe("model.name", f"{model.model_name} does not fit ROD2021", found=(
-                f"{in_channels} input channels, {n_classes} classes"), expected="8 channels per frame, 3 classes"))
+                f"{in_channels} input channels, {n_classes} classes"),
+                expected="8 channels per frame, 3 classes"))
         return Rod2021Task()
     if (in_channels, n_classes) != (1, 4):
         raise ConfigError(describe("model.name", f"{model.model_name} does not fit CARRADA", found=(

@@ -1,15 +1,15 @@
 """Running a model over time: training clips (buffer or online) and frame streams (evaluation).
 
-Inputs are a tensor ``[B, C, T, H, W]`` or, for multi-view models, a dict of them keyed by view; one frame drops
-the ``T`` axis. Outputs are logits in the model's form (tensor or dict).
+Inputs are a tensor ``[B, C, T, H, W]`` or, for multi-view models, a dict of them keyed by view; one frame
+drops the ``T`` axis. Outputs are logits in the model's form (tensor or dict).
 
-* :class:`ClipRunner` (an ``nn.Module``, so DistributedDataParallel can wrap it): buffer mode returns the logits
-  of the window's last frame (state reset at the window start); online mode runs ``model.step`` over the clip
-  from the zero state and returns the logits of every frame stacked on a time axis, ``[B, K, T, H, W]``; the
-  backward pass goes through the whole clip (BPTT).
-* :class:`StreamRunner`: one frame at a time, as deployed: online mode carries the state (reset where a sequence
-  starts); buffer mode keeps the last ``window`` frames and runs the window (a growing window over the first
-  frames of a sequence, as the published ROD2021 test step, quirk Q12).
+* :class:`ClipRunner` (an ``nn.Module``, so DistributedDataParallel can wrap it): buffer mode returns the
+  logits of the window's last frame (state reset at the window start); online mode runs ``model.step`` over
+  the clip from the zero state and returns the logits of every frame stacked on a time axis, ``[B, K, T, H,
+  W]``; the backward pass goes through the whole clip (BPTT).
+* :class:`StreamRunner`: one frame at a time, as deployed: online mode carries the state (reset where a
+  sequence starts); buffer mode keeps the last ``window`` frames and runs the window (a growing window over
+  the first frames of a sequence, as the published ROD2021 test step, quirk Q12).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from record.errors import ConfigError, describe
 from record.models import StreamingModel
 from record.train.config import MODES
 
-__all__ = ["ClipRunner", "StreamRunner", "check_mode", "frame_at", "frame_count", "stack_time", "stream_outputs"]
+__all__ = ["ClipRunner", "StreamRunner", "check_mode", "frame_at", "frame_count", "stack_time",
+           "stream_outputs"]
 
 Inputs = Tensor | Mapping[str, Tensor]
 
@@ -55,9 +56,10 @@ def frame_count(value: Inputs) -> int:
 
 def stack_time(frames: Sequence[Inputs]) -> Inputs:
     """Frames ``[B, C, H, W]`` (or dicts of them) stacked into ``[B, C, T, H, W]`` (or a dict)."""
-    if isinstance(frames[0], Tensor):
+    first = frames[0]
+    if isinstance(first, Tensor):
         return torch.stack(list(frames), dim=2)  # type: ignore[arg-type]
-    return {key: torch.stack([frame[key] for frame in frames], dim=2) for key in frames[0]}  # type: ignore[index]
+    return {key: torch.stack([frame[key] for frame in frames], dim=2) for key in first}  # type: ignore[index]
 
 
 class ClipRunner(nn.Module):
@@ -87,7 +89,7 @@ class ClipRunner(nn.Module):
 
 
 def _as_parameter_dtype(state: tuple[Tensor, ...], model: nn.Module) -> tuple[Tensor, ...]:
-    """Under autocast the gates may return reduced-precision states; the next step expects the weights' dtype."""
+    """Under autocast the gates may return reduced-precision states; ``step`` expects the weights' dtype."""
     dtype = next(model.parameters()).dtype
     return tuple(s if s.dtype == dtype else s.to(dtype) for s in state)
 

@@ -1,15 +1,15 @@
 """The training loop behind ``record train``: one process, or one per device under ``torchrun`` (DDP).
 
 Per epoch: a shuffled pass over the training samples (the global batch split evenly across ranks, gradients
-accumulated over ``train.accumulate`` micro-batches and averaged across ranks by DistributedDataParallel), then
-validation, early stopping, the learning-rate schedule (x ``lr_gamma`` every ``lr_every_epochs`` epochs) and
-checkpoints: ``<run>/checkpoints/last.pt`` every epoch (and every ``checkpoint_every_steps`` steps, and when a budget
-or a signal stops the run), ``best.pt`` whenever the monitored metric improves. Rank 0 logs (tqdm, TensorBoard)
-and writes; every rank waits at a barrier around each write.
+accumulated over ``train.accumulate`` micro-batches and averaged across ranks by DistributedDataParallel),
+then validation, early stopping, the learning-rate schedule (x ``lr_gamma`` every ``lr_every_epochs`` epochs)
+and checkpoints: ``<run>/checkpoints/last.pt`` every epoch (and every ``checkpoint_every_steps`` steps, and
+when a budget or a signal stops the run), ``best.pt`` whenever the monitored metric improves. Rank 0 logs
+(tqdm, TensorBoard) and writes; every rank waits at a barrier around each write.
 
-SIGINT / SIGTERM stop the run cleanly after the current optimiser step, with ``last.pt`` written; a second SIGINT
-interrupts at once. ``train.resume`` continues exactly where ``last.pt`` stopped (weights, optimiser, schedule,
-gradient scaler, early stopping, RNG states of every rank, epoch, step and position in the epoch).
+SIGINT / SIGTERM stop the run cleanly after the current optimiser step, with ``last.pt`` written; a second
+SIGINT interrupts at once. ``train.resume`` continues exactly where ``last.pt`` stopped (weights, optimiser,
+schedule, gradient scaler, early stopping, RNG states of every rank, epoch, step and position in the epoch).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from record.train.checkpoints import (
 )
 from record.train.compose import resolved_dict, typed, validate_train_config
 from record.train.config import TrainRunConfig
-from record.train.data import cropped, open_layout, sample_geometry, training_set, validation_set
+from record.train.crops import cropped
+from record.train.data import open_layout, sample_geometry, training_set, validation_set
 from record.train.early_stopping import EarlyStopping
 from record.train.losses import frame_weights
 from record.train.runtime import (
@@ -63,6 +64,8 @@ from record.train.tasks import SegmentationTally, Task, make_task
 from record.train.temporal import ClipRunner, StreamRunner, frame_at, frame_count, stream_outputs
 
 __all__ = ["RunData", "TrainResult", "Trainer", "train"]
+
+ViewTensors = dict[str, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -152,9 +155,10 @@ class Trainer:
         self.geometry = sample_geometry(config.dataset, train, self.mode)
 
         data = self._build_data() if data is None else data
-        self.items = SeededItems(cropped(data.training, train.crop, self.task), train.seed)
-        self.sampler = ResumableSampler(self.items, num_replicas=info.world_size, rank=info.rank, shuffle=True,
-                                        seed=train.seed)
+        self.items = SeededItems(cropped(data.training, train.crop, self.task, train.crop_on_objects),
+                                 train.seed)
+        self.sampler = ResumableSampler(self.items, num_replicas=info.world_size, rank=info.rank,
+                                        shuffle=True, seed=train.seed)
         self.validation = data.validation
 
         self.runner = ClipRunner(self.model, self.mode)
@@ -162,7 +166,8 @@ class Trainer:
         if info.distributed:
             device_ids = [device.index] if device.type == "cuda" else None
             self.network = DistributedDataParallel(self.runner, device_ids=device_ids)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr,
+                                          weight_decay=train.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=train.lr_every_epochs,
                                                          gamma=train.lr_gamma)
         self.scaler = self.amp.grad_scaler()
@@ -173,7 +178,7 @@ class Trainer:
             self._restore(payload, str(resume_path))
         self.writer: Any = None
 
-    # ------------------------------------------------------------------------------------------------ set-up
+    # -------------------------------------------------------- set-up
     def _build_model(self, payload: Mapping[str, Any] | None) -> StreamingModel:
         section = self.config.model
         options = dict(section.options)
@@ -201,7 +206,8 @@ class Trainer:
             if state.grad_scaler and self.scaler.is_enabled():
                 self.scaler.load_state_dict(state.grad_scaler)
         except (ValueError, KeyError, RuntimeError) as error:
-            raise CheckpointError(describe(where, f"optimiser state does not fit this run ({error})")) from None
+            problem = f"optimiser state does not fit this run ({error})"
+            raise CheckpointError(describe(where, problem)) from None
         self.early_stopping.load_state_dict(state.early_stopping)
         self.progress = state.progress
         if self.progress.history:
@@ -209,8 +215,8 @@ class Trainer:
         if state.world_size == self.info.world_size:
             restore_rng(state.rng[self.info.rank], where)
         else:
-            self._log(f"resuming {state.world_size}-process checkpoint with {self.info.world_size} processes: "
-                      f"epoch {self.progress.epoch} restarts from its first batch")
+            self._log(f"resuming a {state.world_size}-process checkpoint with {self.info.world_size} "
+                      f"processes: epoch {self.progress.epoch} restarts from its first batch")
             self.progress.batches_done = 0
         self._log(f"resumed from {where}: epoch {self.progress.epoch}, step {self.progress.global_step}, "
                   f"batch {self.progress.batches_done} of the epoch")
@@ -223,7 +229,7 @@ class Trainer:
         if self.writer is not None:
             self.writer.add_scalar(tag, value, step)
 
-    # ------------------------------------------------------------------------------------------------ losses
+    # -------------------------------------------------------- losses
     def clip_loss(self, batch: Mapping[str, Any], network: torch.nn.Module | None = None) -> torch.Tensor:
         """Loss of a batch of training samples: the last frame (buffer) or the weighted mean over frames."""
         network = self.network if network is None else network
@@ -233,10 +239,11 @@ class Trainer:
         if self.mode == "buffer":
             return self.task.frame_loss(logits, targets)
         weights = frame_weights(frame_count(targets), self.config.loss.cumulative_online)
-        losses = [w * self.task.frame_loss(frame_at(logits, t), frame_at(targets, t)) for t, w in enumerate(weights)]
+        losses = [weight * self.task.frame_loss(frame_at(logits, t), frame_at(targets, t))
+                  for t, weight in enumerate(weights)]
         return torch.stack(losses).sum()
 
-    # ------------------------------------------------------------------------------------------------ loop
+    # -------------------------------------------------------- loop
     def fit(self) -> TrainResult:
         """Train until ``max_epochs``, early stopping, a budget or a signal; returns where the run ended."""
         train = self.config.train
@@ -247,9 +254,9 @@ class Trainer:
 
             self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
         dist.barrier()
-        self._log(f"run {self.run_dir}: {self.config.model.name} ({self.mode}) on {self.config.dataset.name}, "
-                  f"{len(self.items)} training samples, "
-                  f"{self.info.world_size} process(es) on {self.device}, AMP {self.amp.describe()}")
+        self._log(f"run {self.run_dir}: {self.config.model.name} ({self.mode}) on {self.config.dataset.name},"
+                  f" {len(self.items)} training samples, {self.info.world_size} process(es) on {self.device},"
+                  f" AMP {self.amp.describe()}")
         started = time.monotonic()
         stopped_by = "max_epochs"
         try:
@@ -317,7 +324,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         progress.global_step += 1
         if progress.global_step % train.log_every_steps == 0:
-            mean = dist.all_reduce_sum(torch.tensor([np.mean(losses)], dtype=torch.float64, device=self.device))
+            mean = dist.all_reduce_sum(torch.tensor([np.mean(losses)], dtype=torch.float64,
+                                                    device=self.device))
             self._scalar("train/loss", float(mean.item()) / self.info.world_size, progress.global_step)
             self._scalar("train/lr", self.scheduler.get_last_lr()[0], progress.global_step)
         out_of_time = train.max_time_s is not None and time.monotonic() - started >= train.max_time_s
@@ -351,9 +359,9 @@ class Trainer:
         self._save(improved)
         return "early_stopping" if self.early_stopping.should_stop else None
 
-    # ------------------------------------------------------------------------------------------------ checkpoints
+    # -------------------------------------------------------- checkpoints
     def _save(self, improved: bool) -> None:
-        """Write ``last.pt`` (and ``best.pt`` when ``improved``) on rank 0, all ranks synchronised around it."""
+        """Write ``last.pt`` (and ``best.pt`` when ``improved``) on rank 0, with barriers on every rank."""
         rng = dist.all_gather_objects(capture_rng())
         dist.barrier()
         if self.info.is_main:
@@ -369,7 +377,7 @@ class Trainer:
                 copy_checkpoint(last, self.checkpoint_dir / "best.pt")
         dist.barrier()
 
-    # ------------------------------------------------------------------------------------------------ validation
+    # -------------------------------------------------------- validation
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Validation metrics, summed over ranks: ``val_loss``; CARRADA also per-view precision and mIoU and
@@ -397,13 +405,14 @@ class Trainer:
             metrics["val_global_precision"] = float(np.mean(precisions))
         return metrics
 
-    def _validation_losses(self) -> Iterator[tuple[float, int, dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
-        """(mean loss, samples, logits, targets) per validation batch (buffer) or frame (online) of this rank."""
+    def _validation_losses(self) -> Iterator[tuple[float, int, ViewTensors, ViewTensors]]:
+        """(mean loss, samples, logits, targets) per validation batch (buffer) or frame (online) of a rank."""
         assert self.validation is not None
         train, world, rank = self.config.train, self.info.world_size, self.info.rank
         if self.mode == "buffer":
             sampler = IndexSampler(list(range(len(self.validation)))[rank::world])  # type: ignore[arg-type]
-            loader = _loader(self.validation, self.batch_per_rank, sampler, train.workers, train.seed, self.device)
+            loader = _loader(self.validation, self.batch_per_rank, sampler, train.workers, train.seed,
+                             self.device)
             for batch in loader:
                 targets = self.task.targets(batch, self.device)
                 with self.amp.autocast():

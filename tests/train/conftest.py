@@ -1,8 +1,8 @@
 """Fixtures of the training tests: a hand-made ROD2021 tree, tiny simulated trees, config composition helpers.
 
-The hand-made tree (written with ``np.save``, not through ``record.data`` writers) holds pedestrians standing on
-fixed bins: the radar maps carry a small blob of amplitude 1 at each of them over a weak noise floor, so a few
-optimiser steps on 32 x 32 crops are enough to see learning, and runs stay in the seconds.
+The hand-made tree (written with ``np.save``, not through ``record.data`` writers) holds pedestrians standing
+on fixed bins: the radar maps carry a small blob of amplitude 1 at each of them over a weak noise floor, so a
+few optimiser steps on 32 x 32 crops are enough to see learning, and runs stay in the seconds.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def handmade_rod2021(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tiny_run_overrides(handmade_rod2021: Path, tmp_path: Path) -> Callable[..., list[str]]:
-    """Overrides of a seconds-long online run on the hand-made tree (2-frame clips, 32 x 32 crops, no workers)."""
+    """Overrides of a seconds-long online run on the hand-made tree: 2-frame clips, 32 x 32 crops."""
 
     def overrides(*extra: str, run_dir: Path | None = None) -> list[str]:
         return [

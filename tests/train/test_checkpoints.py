@@ -21,9 +21,9 @@ pytestmark = pytest.mark.slow
 def finished_run(tmp_path_factory: pytest.TempPathFactory, handmade_rod2021: Path) -> TrainResult:
     run_dir = tmp_path_factory.mktemp("finished") / "run"
     overrides = [
-        "dataset=rod2021", f"dataset.root={handmade_rod2021}", "mode=online", "train.window=2", "train.stride=4",
-        "train.batch_size=3", "train.crop=[32,32]", "train.workers=0", "train.progress=false", "train.max_epochs=1",
-        f"run.dir={run_dir}",
+        "dataset=rod2021", f"dataset.root={handmade_rod2021}", "mode=online", "train.window=2",
+        "train.stride=4", "train.batch_size=3", "train.crop=[32,32]", "train.workers=0",
+        "train.progress=false", "train.max_epochs=1", f"run.dir={run_dir}",
     ]
     return train(compose_config("train", overrides))
 
@@ -34,11 +34,13 @@ def test_checkpoints_hold_everything_a_resume_needs(finished_run: TrainResult) -
     assert payload["model"] == "record_rod2021"
     metadata = payload["metadata"]
     assert metadata["kind"] == "last" and (metadata["epoch"], metadata["global_step"]) == (1, 1)
-    assert metadata["config"]["model"]["name"] == "record_rod2021" and metadata["config"]["train"]["crop"] == [32, 32]
+    config = metadata["config"]
+    assert config["model"]["name"] == "record_rod2021" and config["train"]["crop"] == [32, 32]
     assert metadata["code_version"]["package"] == "0.1.0"
     assert set(metadata["metrics"]) == {"val_loss"}
     training = payload["extra"]["training"]
-    assert {"optimizer", "scheduler", "grad_scaler", "progress", "early_stopping", "rng", "world_size"} <= set(training)
+    assert {"optimizer", "scheduler", "grad_scaler", "progress", "early_stopping", "rng",
+            "world_size"} <= set(training)
     assert set(training["rng"][0]) == {"python", "numpy", "torch", "cuda"}
     assert training["progress"]["history"][0]["val_loss"] == pytest.approx(metadata["metrics"]["val_loss"])
     saved = yaml.safe_load((finished_run.run_dir / "config.yaml").read_text())
@@ -46,8 +48,12 @@ def test_checkpoints_hold_everything_a_resume_needs(finished_run: TrainResult) -
     assert any((finished_run.run_dir / "tensorboard").iterdir())
 
 
-def test_a_budget_stops_the_run_after_one_step_and_saves(tiny_run_overrides: Callable[..., list[str]]) -> None:
-    result = train(compose_config("train", tiny_run_overrides("train.max_time_s=0", "train.val_every_epochs=0")))
+Overrides = Callable[..., list[str]]
+
+
+def test_a_budget_stops_the_run_after_one_step_and_saves(tiny_run_overrides: Overrides) -> None:
+    overrides = tiny_run_overrides("train.max_time_s=0", "train.val_every_epochs=0")
+    result = train(compose_config("train", overrides))
     assert result.stopped_by == "max_time" and result.progress.global_step == 1
     assert read_checkpoint(result.last_checkpoint)["metadata"]["global_step"] == 1
 
@@ -83,11 +89,12 @@ def test_weights_without_training_state_cannot_resume_but_can_initialise(
     save_checkpoint(create_model("record_rod2021"), weights)
     with pytest.raises(CheckpointError, match="holds no training state"):
         _resume(tiny_run_overrides, weights)
-    result = train(compose_config("train", tiny_run_overrides(f"model.checkpoint={weights}", "train.max_steps=1",
-                                                              "train.val_every_epochs=0")))
+    overrides = tiny_run_overrides(f"model.checkpoint={weights}", "train.max_steps=1",
+                                   "train.val_every_epochs=0")
+    result = train(compose_config("train", overrides))
     assert result.progress.global_step == 1
 
 
-def test_a_missing_resume_file_is_an_error(tiny_run_overrides: Callable[..., list[str]], tmp_path: Path) -> None:
+def test_a_missing_resume_file_is_an_error(tiny_run_overrides: Overrides, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="train.resume: checkpoint file not found"):
         _resume(tiny_run_overrides, tmp_path / "nowhere.pt")

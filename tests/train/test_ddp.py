@@ -1,11 +1,12 @@
-"""DistributedDataParallel: two gloo processes under torchrun end with the weights of one process that sees the
-same global batch.
+"""DistributedDataParallel: two gloo processes under torchrun end with the weights of one process that sees
+the same global batch.
 
-Why they differ at all: each rank averages the loss over its half of the batch and DDP's all-reduce averages the
-two gradients: the same sums as in one process, in another order, so float32 round-off (~1e-7 relative) remains.
-Tolerance: for every weight tensor, ``|w_2 - w_1| / |w_1| < 2e-6`` (L2 norms; measured ~5e-7 after 4 Adam steps).
-Element-wise relative differences are not a fair measure: Adam's first steps move every weight by about
-``lr * g / (|g| + eps)``, so a weight whose gradient sums to nearly zero amplifies the round-off of that sum.
+Why they differ at all: each rank averages the loss over its half of the batch and DDP's all-reduce averages
+the two gradients: the same sums as in one process, in another order, so float32 round-off (~1e-7 relative)
+remains. Tolerance: for every weight tensor, ``|w_2 - w_1| / |w_1| < 2e-6`` (L2 norms; measured ~5e-7 after 4
+Adam steps). Element-wise relative differences are not a fair measure: Adam's first steps move every weight by
+about ``lr * g / (|g| + eps)``, so a weight whose gradient sums to nearly zero amplifies the round-off of that
+sum.
 """
 
 from __future__ import annotations

@@ -53,7 +53,8 @@ def test_resume_of_a_finished_run_changes_nothing(tiny_run_overrides: Callable[.
     run_dir = tmp_path / "done"
     done = train(compose_config("train", tiny_run_overrides("train.max_steps=1", run_dir=run_dir)))
     before = _final(done.last_checkpoint)["state_dict"]
-    again = train(compose_config("train", tiny_run_overrides("train.max_steps=1", f"train.resume={done.last_checkpoint}",
-                                                             run_dir=run_dir)))
+    resume = f"train.resume={done.last_checkpoint}"
+    overrides = tiny_run_overrides("train.max_steps=1", resume, run_dir=run_dir)
+    again = train(compose_config("train", overrides))
     assert again.stopped_by == "max_steps" and again.progress.global_step == 1
     assert state_dicts_equal(before, _final(again.last_checkpoint)["state_dict"])

@@ -1,4 +1,4 @@
-"""Samplers and per-item seeding: resumable order, rank shares, augmentation draws independent of read order."""
+"""Samplers and per-item seeding: resumable order, rank shares, draws independent of the reading order."""
 
 from __future__ import annotations
 
