@@ -37,7 +37,7 @@ __all__ = ["DEMO_TRAINING", "main", "simulator_pictures"]
 #: Training settings of the demo (``record train`` overrides): RECORD online on 8-frame clips of 64 x 64
 # crops.
 DEMO_TRAINING = (
-    "model=record_rod2021", "mode=online", "train.window=8", "train.stride=4", "train.batch_size=4",
+    "model=record_rod2021", "mode=online", "train.window=16", "train.stride=8", "train.batch_size=4",
     "train.crop=[64,64]", "train.crop_on_objects=0.7", "train.lr=3e-3", "train.val_every_epochs=0",
     "train.workers=1",
 )
@@ -107,6 +107,7 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(args.threads)
     evaluation = evaluate(compose_config("evaluate", [
         f"checkpoint={result.last_checkpoint}", f"run.dir={out / 'evaluate'}", "eval.workers=1",
+        f"eval.progress={progress}",
     ]))
     minutes = (time.monotonic() - started) / 60.0
     print(f"[3/3] {evaluation.summary}")

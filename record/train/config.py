@@ -262,6 +262,7 @@ class EvalConfig:
         gif_frames: frames per sequence in the animated GIF (0: no GIF).
         device: as ``train.device``.
         workers: DataLoader workers reading the frames.
+        progress: show a progress bar.
     """
 
     mode: str = "online"
@@ -277,6 +278,7 @@ class EvalConfig:
     gif_frames: int = 40
     device: str = "auto"
     workers: int = 1
+    progress: bool = True
 
 
 @dataclass

@@ -61,7 +61,7 @@ from record.train.tasks import CONFMAP, Task, make_task
 from record.train.temporal import StreamRunner, check_mode, stream_outputs
 from record.viz.metrics import plot_confusion_matrix, plot_precision_recall
 
-__all__ = ["EvaluationResult", "evaluate", "run_evaluation"]
+__all__ = ["EvaluationResult", "evaluate", "load_model", "run_evaluation"]
 
 _DECODE_CHUNK = 64
 
@@ -122,6 +122,10 @@ def load_model(checkpoint: str, device: torch.device) -> tuple[StreamingModel, M
 
 
 # ------------------------------------------------------------ streams
+def _lengths(stream: SequenceDataset) -> dict[str, int]:
+    return {name: len(stream.samples_of(name)) for name in stream.sequence_names}
+
+
 @dataclass
 class _Frame:
     """What one evaluated frame leaves behind for scoring and pictures."""
@@ -140,7 +144,8 @@ def _frames(model: StreamingModel, task: Task, stream: SequenceDataset, options:
     loader = DataLoader(stream, batch_size=1, shuffle=False, num_workers=options.workers)
     position = 0
     with torch.no_grad():
-        bar = tqdm(total=len(stream), desc=f"evaluate ({options.mode})", unit="frame", dynamic_ncols=True)
+        bar = tqdm(total=len(stream), desc=f"evaluate ({options.mode})", unit="frame", dynamic_ncols=True,
+                   disable=not options.progress)
         with bar:
             for batch, logits in stream_outputs(runner, loader, task, device):
                 position = 0 if bool(batch["first"][0]) else position + 1
@@ -151,23 +156,34 @@ def _frames(model: StreamingModel, task: Task, stream: SequenceDataset, options:
                 bar.update(1)
 
 
-def _picture_positions(length: int, count: int) -> set[int]:
-    if count <= 0 or length == 0:
-        return set()
-    return {int(p) for p in np.linspace(0, length - 1, min(count, length)).round()}
-
-
-def _gif_positions(length: int, count: int) -> set[int]:
-    start = max(0, (length - count) // 2)
-    return set(range(start, min(length, start + count))) if count > 0 else set()
-
-
-@dataclass
 class _Pictures:
-    """Frames kept for the strip and the GIF of each sequence."""
+    """Frames kept for the PNG strip (evenly spread) and the GIF (consecutive, mid-sequence) of each sequence.
 
-    strip: dict[str, list[FramePanels]] = field(default_factory=dict)
-    gif: dict[str, list[FramePanels]] = field(default_factory=dict)
+    Args:
+        lengths: frames per sequence.
+        strip_frames, gif_frames: frames per strip / GIF (0: none).
+    """
+
+    def __init__(self, lengths: Mapping[str, int], strip_frames: int, gif_frames: int) -> None:
+        self.positions: dict[str, tuple[set[int], set[int]]] = {}
+        for sequence, length in lengths.items():
+            spread = np.linspace(0, length - 1, min(strip_frames, length)).round() if strip_frames > 0 else []
+            start = max(0, (length - gif_frames) // 2)
+            consecutive = set(range(start, min(length, start + gif_frames)))
+            self.positions[sequence] = ({int(p) for p in spread}, consecutive)
+        self.strip: dict[str, list[FramePanels]] = {}
+        self.gif: dict[str, list[FramePanels]] = {}
+
+    def wanted(self, sequence: str, position: int) -> bool:
+        strip, gif = self.positions[sequence]
+        return position in strip or position in gif
+
+    def add(self, sequence: str, position: int, panels: FramePanels) -> None:
+        strip, gif = self.positions[sequence]
+        if position in strip:
+            self.strip.setdefault(sequence, []).append(panels)
+        if position in gif:
+            self.gif.setdefault(sequence, []).append(panels)
 
     def write(self, folder: Path, title: str) -> list[Path]:
         written = []
@@ -214,9 +230,8 @@ def _evaluate_rod2021(frames: Iterator[_Frame], stream: SequenceDataset, layout:
                              options.published_lnms)
     detections: dict[str, list[ObjectTable]] = {name: [] for name in stream.sequence_names}
     truths = {name: _rod2021_truth(layout, name) for name in stream.sequence_names}
-    lengths = {name: len(stream.samples_of(name)) for name in stream.sequence_names}
     pending: list[tuple[_Frame, np.ndarray]] = []
-    pictures = _Pictures()
+    pictures = _Pictures(_lengths(stream), options.strip_frames, options.gif_frames)
 
     def decode() -> None:
         if not pending:
@@ -225,15 +240,10 @@ def _evaluate_rod2021(frames: Iterator[_Frame], stream: SequenceDataset, layout:
         maps = np.stack([probabilities for _, probabilities in pending])
         table = decode_confmaps(maps, post, first_frame=first)
         detections[sequence].append(table)
-        strip = _picture_positions(lengths[sequence], options.strip_frames)
-        gif = _gif_positions(lengths[sequence], options.gif_frames)
         for item, probabilities in pending:
-            if item.position in strip or item.position in gif:
+            if pictures.wanted(sequence, item.position):
                 panels = _rod2021_panels(item, probabilities, truths[sequence], table)
-                if item.position in strip:
-                    pictures.strip.setdefault(sequence, []).append(panels)
-                if item.position in gif:
-                    pictures.gif.setdefault(sequence, []).append(panels)
+                pictures.add(sequence, item.position, panels)
         pending.clear()
 
     for item in frames:
@@ -285,8 +295,7 @@ def _carrada_panels(item: _Frame, task: Task, labels: dict[str, np.ndarray],
 def _evaluate_carrada(frames: Iterator[_Frame], stream: SequenceDataset, task: Task, options: EvalConfig,
                       skip: int, out_dir: Path) -> tuple[dict[str, Any], str]:
     accumulators = {view: ConfusionAccumulator() for view in task.output_views}
-    lengths = {name: len(stream.samples_of(name)) for name in stream.sequence_names}
-    pictures = _Pictures()
+    pictures = _Pictures(_lengths(stream), options.strip_frames, options.gif_frames)
     scored_frames = 0
     with atomic_directory(out_dir / "predictions", overwrite=True) as folder:
         for item in frames:
@@ -301,15 +310,8 @@ def _evaluate_carrada(frames: Iterator[_Frame], stream: SequenceDataset, task: T
                 scored_frames += 1
                 for view, accumulator in accumulators.items():
                     accumulator.add(truth[view], labels[view])
-            length = lengths[item.sequence]
-            strip = item.position in _picture_positions(length, options.strip_frames)
-            gif = item.position in _gif_positions(length, options.gif_frames)
-            if strip or gif:
-                panels = _carrada_panels(item, task, labels, truth)
-                if strip:
-                    pictures.strip.setdefault(item.sequence, []).append(panels)
-                if gif:
-                    pictures.gif.setdefault(item.sequence, []).append(panels)
+            if pictures.wanted(item.sequence, item.position):
+                pictures.add(item.sequence, item.position, _carrada_panels(item, task, labels, truth))
     pictures_dir = out_dir / "pictures"
     metrics: dict[str, Any] = {"carrada": {}, "scored_frames": scored_frames}
     parts = []

@@ -9,13 +9,14 @@ Scenarios (:data:`SCENARIOS`) name the scene and physics settings passed to the 
 * ``default``: the simulator's calibrated defaults (:func:`record.data.synth_common.dataset_scene`): road
   users with their literature RCS among static clutter (ground, poles, walls, parked cars). Single frames are
   hard: in the default validation split the median object peaks only ~11 dB above the frame's median
-  magnitude, below the strongest clutter returns.
+  magnitude, and a third of the objects less than 6 dB.
 * ``clear``: road users 15 dB stronger and no static clutter besides the ground, so a few minutes of CPU
   training already learn visible detections (``record demo``).
 * ``temporal``: road users 10 dB stronger (learnable), Swerling-I fluctuation of every reflection centre,
   2 to 4 parked cars (static car-shaped confusers, unlabelled) and objects that stay annotated while another
-  object shadows them (as camera-based labels would): evidence that fades, hides or only shows as motion for
-  some frames, where a recurrent model's memory should pay off (``benchmarks/synthetic_accuracy.py``).
+  object shadows them (as camera-based labels would): about a third of the validation objects lie less than
+  6 dB above their frame's median, so single frames miss them and memory could recover them
+  (``benchmarks/synthetic_accuracy.py``; at its CPU budget RECORD did not yet exploit this).
 """
 
 from __future__ import annotations

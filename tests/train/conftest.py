@@ -15,7 +15,9 @@ import pytest
 import torch
 
 from record.sensors import ROD2021
-from record.train.compose import compose_config
+from record.train.compose import compose_config, typed
+from record.train.config import TrainRunConfig
+from record.train.synthetic import ensure_dataset
 
 CHIRPS = (0, 64, 128, 192)
 TRAIN_SEQUENCE, VALID_SEQUENCE = "2019_04_09_BMS1000", "2019_04_09_PMS1000"
@@ -62,6 +64,30 @@ def write_handmade_rod2021(root: Path, train_frames: int = 12, valid_frames: int
 @pytest.fixture(scope="session")
 def handmade_rod2021(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_handmade_rod2021(tmp_path_factory.mktemp("handmade") / "rod2021")
+
+
+#: Sizes of the tiny simulated trees: 1 train sequence of 6 frames, 1 valid and 1 test sequence of 5 frames.
+SYNTH_SIZES = ("dataset.synthetic.train_sequences=1", "dataset.synthetic.train_frames=6",
+               "dataset.synthetic.valid_sequences=1", "dataset.synthetic.test_sequences=1",
+               "dataset.synthetic.eval_frames=5")
+
+
+def _simulated(name: str, root: Path) -> Path:
+    config = typed(compose_config("train", [f"dataset={name}", f"dataset.root={root}", *SYNTH_SIZES]),
+                   TrainRunConfig)
+    return ensure_dataset(config.dataset, progress=False)
+
+
+@pytest.fixture(scope="session")
+def synth_rod2021_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny simulated ROD2021 tree (with kept-aside test labels)."""
+    return _simulated("synth_rod2021", tmp_path_factory.mktemp("synth_rod2021") / "data")
+
+
+@pytest.fixture(scope="session")
+def synth_carrada_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny simulated CARRADA tree (the ``Carrada`` folder)."""
+    return _simulated("synth_carrada", tmp_path_factory.mktemp("synth_carrada") / "Carrada")
 
 
 @pytest.fixture

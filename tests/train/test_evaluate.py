@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SYNTH_SIZES
 
 from record.cli import main as record_main
 from record.data.carrada import CarradaLayout
@@ -21,9 +22,6 @@ from record.train.trainer import TrainResult, train
 
 pytestmark = pytest.mark.slow
 
-SYNTH_SIZES = ("dataset.synthetic.train_sequences=1", "dataset.synthetic.train_frames=6",
-               "dataset.synthetic.valid_sequences=1", "dataset.synthetic.test_sequences=1",
-               "dataset.synthetic.eval_frames=5")
 TINY_TRAINING = ("train.window=2", "train.stride=4", "train.batch_size=2", "train.workers=0",
                  "train.progress=false",
                  "train.max_steps=1", "train.val_every_epochs=0")
@@ -84,7 +82,8 @@ def test_rod2021_buffer_evaluation_on_the_test_split_uses_kept_aside_labels(rod2
     assert not (tmp_path / "pictures" / f"{metrics['sequences'][0]}.gif").exists()
 
 
-def test_carrada_single_view_training_and_evaluation(carrada_root: Path, tmp_path: Path) -> None:
+def test_carrada_single_view_training_and_evaluation(synth_carrada_root: Path, tmp_path: Path) -> None:
+    carrada_root = synth_carrada_root
     run = train(compose_config("train", [
         "dataset=synth_carrada", f"dataset.root={carrada_root}", *SYNTH_SIZES, "model=record_carrada_rd",
         *TINY_TRAINING, "train.crop=[32,32]", f"run.dir={tmp_path / 'run'}",
@@ -105,10 +104,8 @@ def test_carrada_single_view_training_and_evaluation(carrada_root: Path, tmp_pat
         assert (out / "pictures" / picture).is_file(), picture
 
 
-def test_mv_record_weights_with_published_parity_options(carrada_root: Path, tmp_path: Path) -> None:
-    test_carrada_root = carrada_root
-    if not test_carrada_root.is_dir():  # the tree comes from the single-view test when it ran first
-        pytest.skip("needs the simulated CARRADA tree")
+def test_mv_record_weights_with_published_parity_options(synth_carrada_root: Path, tmp_path: Path) -> None:
+    carrada_root = synth_carrada_root
     weights = tmp_path / "mv_record.pt"
     save_checkpoint(create_model("mv_record"), weights)
     with pytest.raises(ConfigError, match="records no training dataset"):
