@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from train_helpers import SYNTH_SIZES
 
 from record.sensors import ROD2021
 from record.train.compose import compose_config, typed
@@ -66,12 +67,6 @@ def handmade_rod2021(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_handmade_rod2021(tmp_path_factory.mktemp("handmade") / "rod2021")
 
 
-#: Sizes of the tiny simulated trees: 1 train sequence of 6 frames, 1 valid and 1 test sequence of 5 frames.
-SYNTH_SIZES = ("dataset.synthetic.train_sequences=1", "dataset.synthetic.train_frames=6",
-               "dataset.synthetic.valid_sequences=1", "dataset.synthetic.test_sequences=1",
-               "dataset.synthetic.eval_frames=5")
-
-
 def _simulated(name: str, root: Path) -> Path:
     config = typed(compose_config("train", [f"dataset={name}", f"dataset.root={root}", *SYNTH_SIZES]),
                    TrainRunConfig)
@@ -113,7 +108,3 @@ def compose() -> Callable[..., object]:
         return compose_config(name, list(overrides))
 
     return build
-
-
-def state_dicts_equal(left: dict[str, torch.Tensor], right: dict[str, torch.Tensor]) -> bool:
-    return left.keys() == right.keys() and all(torch.equal(left[k], right[k]) for k in left)

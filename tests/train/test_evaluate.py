@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SYNTH_SIZES
+from train_helpers import SYNTH_SIZES
 
 from record.cli import main as record_main
 from record.data.carrada import CarradaLayout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import state_dicts_equal
+from train_helpers import state_dicts_equal
 
 from record.models import read_checkpoint
 from record.train.compose import compose_config

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import SYNTH_SIZES
+from train_helpers import SYNTH_SIZES
 
 from record.models import read_checkpoint
 from record.train.compose import compose_config
