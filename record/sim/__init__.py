@@ -18,6 +18,9 @@ Physics and assumptions
   from its class prior (car 10-20 dBsm, pedestrian -10..0, cyclist 0-5) as the aspect average; each centre keeps a
   random scattering phase for the whole sequence and, for moving objects, fluctuates from frame to frame
   (Swerling I or III per centre, or none).
+* **Whole-object fading** (:mod:`record.sim.fading`, optional): each road user's return fades as a whole with a
+  correlation time of a few hundred milliseconds (a Rician / Rayleigh gain process: aspect, posture and ground
+  bounce changes not resolved by the templates), so deep fades last several frames.
 * **Motion** (:mod:`record.sim.kinematics`, :mod:`record.sim.scenario`): constant-speed segments, straight or turning
   at a constant yaw rate, pedestrians sometimes pausing; objects enter and leave the field of view and cross each
   other. Within a frame the scene is re-evaluated per block of loops, so limbs and wheels move while chirps fire.
@@ -45,6 +48,7 @@ Typical use::
 
 from record.sim.calibration import RADAR_MODELS, default_radar
 from record.sim.clutter import ClutterConfig, random_static
+from record.sim.fading import FadingProcess, ObjectFading
 from record.sim.kinematics import MotionState, Segment, Trajectory
 from record.sim.objects import CarModel, CyclistModel, ObjectModel, PedestrianModel, random_model
 from record.sim.occlusion import Footprints, shadowed
@@ -70,9 +74,11 @@ __all__ = [
     "ClassPrior",
     "ClutterConfig",
     "CyclistModel",
+    "FadingProcess",
     "Footprints",
     "FrameTruth",
     "MotionState",
+    "ObjectFading",
     "ObjectModel",
     "ObjectTruth",
     "PedestrianModel",

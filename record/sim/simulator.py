@@ -20,6 +20,7 @@ import numpy as np
 from record.errors import ConfigError, InputError, describe
 from record.sensors import CaptureConfig
 from record.sim.calibration import default_radar
+from record.sim.fading import FadingProcess, ObjectFading
 from record.sim.objects import footprint
 from record.sim.occlusion import Footprints, shadowed
 from record.sim.receiver import RadarModel, add_noise, dc_offset, leakage
@@ -48,6 +49,7 @@ class SimulationConfig:
         radar: antenna patterns, amplitude and noise scale, IF filter; None = the capture's calibrated default.
         fluctuation: per-frame, per-scatterer amplitude model of road users: ``"none"``, ``"swerling1"`` (power
             exponential, i.e. Rayleigh amplitude) or ``"swerling3"`` (power chi-square with 4 degrees of freedom).
+        object_fading: whole-object fading correlated over time (:mod:`record.sim.fading`); None = off.
         occlusion: shadow scatterers that hide behind nearer objects.
         occlusion_loss_db: attenuation of a shadowed scatterer, dB (``math.inf`` removes it).
         noise: add receiver noise.
@@ -62,6 +64,7 @@ class SimulationConfig:
 
     radar: RadarModel | None = None
     fluctuation: str = "swerling1"
+    object_fading: ObjectFading | None = None
     occlusion: bool = True
     occlusion_loss_db: float = 30.0
     noise: bool = True
@@ -233,6 +236,11 @@ class Simulator:
         self._static_cube: np.ndarray | None = None
         self._dc: np.ndarray | None = None
         self._static_shadowed = np.zeros(len(scene.static), dtype=bool)
+        self._fading: dict[int, FadingProcess] = {}
+        if self.config.object_fading is not None:
+            for position, obj in enumerate(scene.objects):
+                stream = np.random.default_rng(self._stream(2, position))
+                self._fading[obj.track_id] = self.config.object_fading.draw(stream)
 
     # ------------------------------------------------------------------ public API
     def frame(self, index: int) -> SimFrame:
@@ -244,7 +252,8 @@ class Simulator:
         start_s = index * self.capture.waveform.frame_period_s
         reference_s = start_s + self.reference_offset_s
         objects = [o for o in self.scene.objects if bool(o.trajectory.state(reference_s).active[0])]
-        fluctuation = [self._fluctuation(rng, o.model.n_scatterers) for o in objects]
+        fading = [self._fading_gain(o, reference_s) for o in objects]
+        fluctuation = [self._fluctuation(rng, o.model.n_scatterers) * g for o, g in zip(objects, fading)]
         cube = self._static().copy()
         reference = self._instant(objects, reference_s)
         cube += self._static_shadow_correction(reference.boxes)
@@ -260,7 +269,9 @@ class Simulator:
         if self._dc is not None:
             cube += self._dc
         truth = FrameTruth(
-            index, reference_s, tuple(self._truth(o, reference, i) for i, o in enumerate(objects))
+            index, reference_s, tuple(
+                self._truth(o, reference, i, gain) for i, (o, gain) in enumerate(zip(objects, fading))
+            )
         )
         return SimFrame(index, cube, self.loops, truth)
 
@@ -279,6 +290,11 @@ class Simulator:
         if self.config.fluctuation == "swerling3":
             return np.sqrt(rng.gamma(2.0, 0.5, n))
         return np.ones(n)
+
+    def _fading_gain(self, obj: SceneObject, time_s: float) -> complex | float:
+        """The object's whole-object fading gain at ``time_s`` (1 without fading)."""
+        process = self._fading.get(obj.track_id)
+        return 1.0 if process is None else complex(process.gain(time_s))
 
     def _in_range(self, view: _Radar) -> np.ndarray:
         """Scatterers inside the complex-sampled IF band (beyond it the anti-alias filter removes them)."""
@@ -375,7 +391,7 @@ class Simulator:
             self.capture.waveform, self._static_scatterers(gain), loops=np.asarray(self.loops), n_blocks=1
         )
 
-    def _truth(self, obj: SceneObject, reference: _Instant, i: int) -> ObjectTruth:
+    def _truth(self, obj: SceneObject, reference: _Instant, i: int, fading: complex | float) -> ObjectTruth:
         snapshot, view, hidden = reference.snapshots[i], reference.views[i], reference.shadow[i]
         centre = snapshot.centre
         x, y = float(centre.x_m[0]), float(centre.y_m[0])
@@ -413,6 +429,7 @@ class Simulator:
             points=ScattererPoints(
                 view.range_m[seen], view.azimuth_rad[seen], view.range_rate_mps[seen], power[seen]
             ),
+            fading_db=20.0 * math.log10(abs(fading)) if fading != 0 else -math.inf,
         )
 
 

@@ -73,6 +73,8 @@ class ObjectTruth:
         snr_db: ideal SNR of the object in one chirp loop (matched filter over samples and virtual antennas,
             no window loss), from its mean power.
         points: its unshadowed reflection centres.
+        fading_db: power gain of the whole-object fading in this frame, dB (0 without fading,
+            :mod:`record.sim.fading`); the frame's SNR is ``snr_db + fading_db``.
     """
 
     track_id: int
@@ -92,6 +94,7 @@ class ObjectTruth:
     visible: bool
     snr_db: float
     points: ScattererPoints
+    fading_db: float = 0.0
 
 
 @dataclass(frozen=True)
