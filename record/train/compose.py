@@ -86,7 +86,7 @@ def validate_train_config(config: TrainRunConfig) -> None:
     train = config.train
     positive = {"batch_size": train.batch_size, "accumulate": train.accumulate,
                 "max_epochs": train.max_epochs, "lr_every_epochs": train.lr_every_epochs,
-                "log_every_steps": train.log_every_steps}
+                "log_every_steps": train.log_every_steps, "tbptt_clips": train.tbptt_clips}
     for name, value in positive.items():
         if value < 1:
             raise ConfigError(f"train.{name}: must be positive (found {value})")
@@ -96,3 +96,6 @@ def validate_train_config(config: TrainRunConfig) -> None:
     if train.seed < 0 or train.val_every_epochs < 0 or train.workers < 0:
         raise ConfigError(f"train.seed, train.val_every_epochs and train.workers must be >= 0 "
                           f"(found {train.seed}, {train.val_every_epochs}, {train.workers})")
+    if train.tbptt_clips > 1 and config.mode.name != "online":
+        raise ConfigError(describe("train.tbptt_clips", "truncated BPTT over clips needs mode=online",
+                                   found=f"{train.tbptt_clips} with mode={config.mode.name}", expected=1))

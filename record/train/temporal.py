@@ -6,7 +6,9 @@ drops the ``T`` axis. Outputs are logits in the model's form (tensor or dict).
 * :class:`ClipRunner` (an ``nn.Module``, so DistributedDataParallel can wrap it): buffer mode returns the
   logits of the window's last frame (state reset at the window start); online mode runs ``model.step`` over
   the clip from the zero state and returns the logits of every frame stacked on a time axis, ``[B, K, T, H,
-  W]``; the backward pass goes through the whole clip (BPTT).
+  W]``; the backward pass goes through the whole clip (BPTT). With ``carry_state`` (truncated BPTT over
+  consecutive clips) it starts from a given state and also returns the clip's final state, detached, for the
+  next clip.
 * :class:`StreamRunner`: one frame at a time, as deployed: online mode carries the state (reset where a
   sequence starts); buffer mode keeps the last ``window`` frames and runs the window (a growing window over
   the first frames of a sequence, as the published ROD2021 test step, quirk Q12).
@@ -27,9 +29,10 @@ from record.models import StreamingModel
 from record.train.config import MODES
 
 __all__ = ["ClipRunner", "StreamRunner", "check_mode", "frame_at", "frame_count", "stack_time",
-           "stream_outputs"]
+           "stream_outputs", "time_slice"]
 
 Inputs = Tensor | Mapping[str, Tensor]
+State = tuple[Tensor, ...]
 
 
 def check_mode(mode: str, where: str = "mode.name") -> str:
@@ -54,6 +57,13 @@ def frame_count(value: Inputs) -> int:
     return _reference(value).shape[2]
 
 
+def time_slice(value: Inputs, start: int, stop: int) -> Inputs:
+    """Frames ``start:stop`` of ``[B, C, T, H, W]`` tensor(s) (or a dict of them), time axis kept."""
+    if isinstance(value, Tensor):
+        return value[:, :, start:stop]
+    return {key: tensor[:, :, start:stop] for key, tensor in value.items()}
+
+
 def stack_time(frames: Sequence[Inputs]) -> Inputs:
     """Frames ``[B, C, H, W]`` (or dicts of them) stacked into ``[B, C, T, H, W]`` (or a dict)."""
     first = frames[0]
@@ -68,27 +78,38 @@ class ClipRunner(nn.Module):
     Args:
         model: a :class:`record.models.StreamingModel`.
         mode: ``buffer`` (logits of the last frame) or ``online`` (logits of every frame, time axis 2).
+        carry_state: online only: ``forward(clip, state)`` starts from ``state`` (None: the zero state) and
+            returns ``(logits, final state)``, the final state detached (truncated BPTT: gradients stop at the
+            clip boundary).
     """
 
-    def __init__(self, model: StreamingModel, mode: str) -> None:
+    def __init__(self, model: StreamingModel, mode: str, carry_state: bool = False) -> None:
         super().__init__()
         self.model = model
         self.mode = check_mode(mode)
+        if carry_state and self.mode != "online":
+            raise ConfigError(describe("train.tbptt_clips", "carrying the state needs mode=online",
+                                       found=f"mode={self.mode}", expected="mode=online or tbptt_clips=1"))
+        self.carry_state = carry_state
 
-    def forward(self, clip: Inputs) -> Tensor | dict[str, Tensor]:
+    def forward(self, clip: Inputs, state: State | None = None) -> Any:
+        """Logits (``carry_state``: ``(logits, detached final state)``) of ``clip``."""
         if self.mode == "buffer":
             return self.model(clip)
-        reference = _reference(clip)
-        state = self.model.zero_state(reference.shape[0], *reference.shape[-2:])
+        if state is None:
+            reference = _reference(clip)
+            state = self.model.zero_state(reference.shape[0], *reference.shape[-2:])
         outputs = []
         for t in range(frame_count(clip)):
             logits, state = self.model.step(frame_at(clip, t), state)
             state = _as_parameter_dtype(state, self.model)
             outputs.append(logits)
+        if self.carry_state:
+            return stack_time(outputs), tuple(s.detach() for s in state)
         return stack_time(outputs)
 
 
-def _as_parameter_dtype(state: tuple[Tensor, ...], model: nn.Module) -> tuple[Tensor, ...]:
+def _as_parameter_dtype(state: State, model: nn.Module) -> State:
     """Under autocast the gates may return reduced-precision states; ``step`` expects the weights' dtype."""
     dtype = next(model.parameters()).dtype
     return tuple(s if s.dtype == dtype else s.to(dtype) for s in state)
@@ -112,7 +133,7 @@ class StreamRunner:
             raise ConfigError(describe("eval.window", "must be positive", found=window))
         self.reset_states = reset_states
         self.history: deque[Inputs] = deque(maxlen=window)
-        self.state: tuple[Tensor, ...] | None = None
+        self.state: State | None = None
 
     def __call__(self, frame: Inputs, first: bool) -> Tensor | dict[str, Tensor]:
         """Logits for ``frame`` (``[B, C, H, W]`` or a dict); ``first``: the frame starts a sequence."""

@@ -7,9 +7,13 @@ and checkpoints: ``<run>/checkpoints/last.pt`` every epoch (and every ``checkpoi
 when a budget or a signal stops the run), ``best.pt`` whenever the monitored metric improves. Rank 0 logs
 (tqdm, TensorBoard) and writes; every rank waits at a barrier around each write.
 
+Online truncated BPTT (``train.tbptt_clips`` = n > 1): a training sample holds n consecutive clips; each clip
+is a micro-batch of its own, run from the recurrent state the previous clip of the same samples left
+(detached), the zero state at a sample's first clip.
+
 SIGINT / SIGTERM stop the run cleanly after the current optimiser step, with ``last.pt`` written; a second
 SIGINT interrupts at once. ``train.resume`` continues exactly where ``last.pt`` stopped (weights, optimiser,
-schedule, gradient scaler, early stopping, RNG states of every rank, epoch, step and position in the epoch).
+schedule, gradient scaler, early stopping, RNG states of every rank, epoch, step and position in the epoch, and the recurrent state carried between two clips).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from record.train.checkpoints import (
 from record.train.compose import resolved_dict, typed, validate_train_config
 from record.train.config import TrainRunConfig
 from record.train.crops import cropped
-from record.train.data import open_layout, sample_geometry, training_set, validation_set
+from record.train.data import SampleGeometry, open_layout, sample_geometry, training_set, validation_set
 from record.train.early_stopping import EarlyStopping
 from record.train.losses import frame_weights
 from record.train.runtime import (
@@ -61,7 +65,16 @@ from record.train.runtime import (
 from record.train.sampling import IndexSampler, ResumableSampler, SeededItems
 from record.train.synthetic import ensure_dataset
 from record.train.tasks import SegmentationTally, Task, make_task
-from record.train.temporal import ClipRunner, StreamRunner, frame_at, frame_count, stream_outputs
+from record.train.temporal import (
+    ClipRunner,
+    Inputs,
+    State,
+    StreamRunner,
+    frame_at,
+    frame_count,
+    stream_outputs,
+    time_slice,
+)
 
 __all__ = ["RunData", "TrainResult", "Trainer", "train"]
 
@@ -71,8 +84,9 @@ ViewTensors = dict[str, torch.Tensor]
 @dataclass(frozen=True)
 class RunData:
     """Datasets of a run, when not built from ``config.dataset``: training samples (items as
-    :mod:`record.data` produces them: windows for buffer mode, clips with a target per frame for online mode)
-    and optional validation data (buffer: windows; online: a :class:`~record.data.base.SequenceDataset` of
+    :mod:`record.data` produces them: windows for buffer mode, clips with a target per frame for online mode;
+    with ``train.tbptt_clips`` = n, each sample holds n clips, a multiple of n frames) and optional validation
+    data (buffer: windows; online: a :class:`~record.data.base.SequenceDataset` of
     frames with ``first`` flags)."""
 
     training: Dataset
@@ -153,6 +167,8 @@ class Trainer:
         self.model = self._build_model(payload).to(device)
         self.task: Task = make_task(config.dataset.layout, config.model, self.model, config.loss)
         self.geometry = sample_geometry(config.dataset, train, self.mode)
+        self.clips_per_sample = train.tbptt_clips
+        self.carried: State | None = None
 
         data = self._build_data() if data is None else data
         self.items = SeededItems(cropped(data.training, train.crop, self.task, train.crop_on_objects),
@@ -161,7 +177,7 @@ class Trainer:
                                         shuffle=True, seed=train.seed)
         self.validation = data.validation
 
-        self.runner = ClipRunner(self.model, self.mode)
+        self.runner = ClipRunner(self.model, self.mode, carry_state=self.clips_per_sample > 1)
         self.network: torch.nn.Module = self.runner
         if info.distributed:
             device_ids = [device.index] if device.type == "cuda" else None
@@ -195,7 +211,8 @@ class Trainer:
             ensure_dataset(dataset, progress=self.config.train.progress)
         dist.barrier()
         layout = open_layout(dataset)
-        return RunData(training_set(dataset, layout, self.task, self.mode, self.geometry),
+        samples = SampleGeometry(self.geometry.length * self.clips_per_sample, self.geometry.stride)
+        return RunData(training_set(dataset, layout, self.task, self.mode, samples),
                        validation_set(dataset, layout, self.task, self.mode, self.geometry))
 
     def _restore(self, payload: Mapping[str, Any], where: str) -> None:
@@ -214,6 +231,8 @@ class Trainer:
             self.metrics = {k: v for k, v in self.progress.history[-1].items() if k.startswith("val_")}
         if state.world_size == self.info.world_size:
             restore_rng(state.rng[self.info.rank], where)
+            carried = state.carried_state[self.info.rank] if state.carried_state else []
+            self.carried = tuple(t.to(self.device) for t in carried) if carried else None
         else:
             self._log(f"resuming a {state.world_size}-process checkpoint with {self.info.world_size} "
                       f"processes: epoch {self.progress.epoch} restarts from its first batch")
@@ -230,18 +249,42 @@ class Trainer:
             self.writer.add_scalar(tag, value, step)
 
     # -------------------------------------------------------- losses
-    def clip_loss(self, batch: Mapping[str, Any], network: torch.nn.Module | None = None) -> torch.Tensor:
-        """Loss of a batch of training samples: the last frame (buffer) or the weighted mean over frames."""
-        network = self.network if network is None else network
-        targets = self.task.targets(batch, self.device)
+    def sample_clips(self, batch: Mapping[str, Any]) -> Iterator[tuple[Inputs, ViewTensors]]:
+        """(inputs, targets) of each clip of a batch of training samples, in time order: the whole sample
+        unless ``train.tbptt_clips`` > 1 cuts it into that many clips."""
+        inputs, targets = self.task.inputs(batch, self.device), self.task.targets(batch, self.device)
+        clips = self.clips_per_sample
+        if clips == 1:
+            yield inputs, targets
+            return
+        frames = frame_count(inputs)
+        if frames % clips:
+            raise ConfigError(describe("train.tbptt_clips", "training samples must hold a whole number of "
+                                       "clips", found=f"{frames} frames for {clips} clips",
+                                       expected=f"a multiple of {clips} frames"))
+        length = frames // clips
+        for start in range(0, frames, length):
+            clip_targets = time_slice(targets, start, start + length)
+            assert isinstance(clip_targets, dict)
+            yield time_slice(inputs, start, start + length), clip_targets
+
+    def clip_loss(self, inputs: Inputs, targets: ViewTensors,
+                  state: State | None = None) -> tuple[torch.Tensor, State | None]:
+        """Loss of one clip of a batch: the last frame (buffer) or the weighted mean over frames; and, with
+        ``train.tbptt_clips`` > 1, the detached recurrent state at the clip's end (``state``: the state to
+        start from, None for zero), else None."""
         with self.amp.autocast():
-            logits = self.task.outputs(network(self.task.inputs(batch, self.device)))
+            output = self.network(inputs, state) if self.runner.carry_state else self.network(inputs)
+        final = None
+        if self.runner.carry_state:
+            output, final = output
+        logits = self.task.outputs(output)
         if self.mode == "buffer":
-            return self.task.frame_loss(logits, targets)
+            return self.task.frame_loss(logits, targets), final
         weights = frame_weights(frame_count(targets), self.config.loss.cumulative_online)
         losses = [weight * self.task.frame_loss(frame_at(logits, t), frame_at(targets, t))
                   for t, weight in enumerate(weights)]
-        return torch.stack(losses).sum()
+        return torch.stack(losses).sum(), final
 
     # -------------------------------------------------------- loop
     def fit(self) -> TrainResult:
@@ -280,14 +323,17 @@ class Trainer:
                            self.progress, dict(self.metrics), stopped_by)
 
     def _batches_per_epoch(self) -> int:
-        return math.ceil(self.sampler.num_samples / self.batch_per_rank)
+        """Micro-batches per epoch and rank: batches of samples x clips per sample."""
+        return math.ceil(self.sampler.num_samples / self.batch_per_rank) * self.clips_per_sample
 
     def _train_epoch(self, stop: _StopRequest, started: float) -> str | None:
         """One pass (or the rest of one); returns a reason when the run must stop before the epoch's end."""
         train, progress = self.config.train, self.progress
         epoch, total = progress.epoch, self._batches_per_epoch()
         self.sampler.set_epoch(epoch)
-        self.sampler.set_skip(progress.batches_done * self.batch_per_rank)
+        clips = self.clips_per_sample
+        self.sampler.set_skip(progress.batches_done // clips * self.batch_per_rank)
+        skip_clips = progress.batches_done % clips
         self.items.set_epoch(epoch)
         loader = _loader(self.items, self.batch_per_rank, self.sampler, train.workers, train.seed + epoch,
                          self.device)
@@ -296,7 +342,9 @@ class Trainer:
         bar = tqdm(total=total, initial=progress.batches_done, desc=f"epoch {epoch}", unit="batch",
                    disable=not (train.progress and self.info.is_main), dynamic_ncols=True, leave=False)
         with bar:
-            for batch in loader:
+            for position, inputs, targets in self._clips(loader, skip_clips):
+                if position == 0:
+                    self.carried = None
                 index = progress.batches_done
                 group_start = index - index % train.accumulate
                 group_size = min(train.accumulate, total - group_start)
@@ -305,7 +353,7 @@ class Trainer:
                 if isinstance(self.network, DistributedDataParallel) and not steps_now:
                     sync = self.network.no_sync()
                 with sync:
-                    loss = self.clip_loss(batch)
+                    loss, self.carried = self.clip_loss(inputs, targets, self.carried)
                     self.scaler.scale(loss / group_size).backward()
                 running.append(_to_float(loss.detach()))
                 progress.batches_done += 1
@@ -316,6 +364,15 @@ class Trainer:
                     if reason is not None:
                         return reason
         return None
+
+    def _clips(self, loader: DataLoader, skip_clips: int) -> Iterator[tuple[int, Inputs, ViewTensors]]:
+        """(position of the clip in its samples, inputs, targets) over the loader's batches; the first batch's
+        first ``skip_clips`` clips left out (a resumed run already trained on them)."""
+        for batch in loader:
+            for position, (inputs, targets) in enumerate(self.sample_clips(batch)):
+                if position >= skip_clips:
+                    yield position, inputs, targets
+            skip_clips = 0
 
     def _optimizer_step(self, losses: list[float], stop: _StopRequest, started: float) -> str | None:
         train, progress = self.config.train, self.progress
@@ -363,12 +420,16 @@ class Trainer:
     def _save(self, improved: bool) -> None:
         """Write ``last.pt`` (and ``best.pt`` when ``improved``) on rank 0, with barriers on every rank."""
         rng = dist.all_gather_objects(capture_rng())
+        between_clips = self.progress.batches_done % self.clips_per_sample != 0
+        carried = [t.cpu() for t in self.carried] if between_clips and self.carried else []
+        carried_state = dist.all_gather_objects(carried)
         dist.barrier()
         if self.info.is_main:
             state = TrainingState(
                 optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                 grad_scaler=self.scaler.state_dict(), progress=self.progress,
                 early_stopping=self.early_stopping.state_dict(), rng=rng, world_size=self.info.world_size,
+                carried_state=carried_state,
             )
             last = self.checkpoint_dir / "last.pt"
             save_training_checkpoint(last, self.model, state, config=self.resolved, metrics=self.metrics,

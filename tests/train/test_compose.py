@@ -91,6 +91,7 @@ def test_published_recipes(experiment: str) -> None:
     stopping = train.early_stopping
     assert (stopping.monitor, stopping.mode, stopping.patience) == (monitor, monitor_mode, patience)
     assert config.loss.sigmoid_before_loss is False and config.loss.cumulative_online is False
+    assert train.tbptt_clips == 1  # every clip from the zero state, as published
     assert config.loss.dice_weight == 10.0
 
 
@@ -125,9 +126,11 @@ def test_bad_overrides_raise_config_errors_naming_them(override: str, problem: s
     ("mode.name=sideways", "sideways"),
     ("model.name=resnet", "resnet"),
     ("train.lr_gamma=1.5", "lr_gamma"),
+    ("train.tbptt_clips=0", "tbptt_clips"),
+    ("train.tbptt_clips=2 mode=buffer", "tbptt_clips.*mode=online"),
 ])
 def test_semantic_checks(override: str, problem: str) -> None:
-    config = typed(compose_config("train", [override]), TrainRunConfig)
+    config = typed(compose_config("train", override.split()), TrainRunConfig)
     with pytest.raises(ConfigError, match=problem):
         validate_train_config(config)
 

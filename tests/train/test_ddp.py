@@ -32,11 +32,16 @@ TOLERANCE = 2e-6
 SETTINGS = ("train.batch_size=4", "train.max_epochs=2", "train.val_every_epochs=0")
 
 
-def test_two_processes_match_one_process_with_the_same_global_batch(
-        tiny_run_overrides: Callable[..., list[str]], tmp_path: Path) -> None:
-    single = train(compose_config("train", tiny_run_overrides(*SETTINGS, run_dir=tmp_path / "single")))
+# truncated BPTT: the same 6 samples, now 2 one-frame clips each with the state carried from the first to the second
+TBPTT = ("train.window=1", "train.tbptt_clips=2")
 
-    overrides = tiny_run_overrides(*SETTINGS, run_dir=tmp_path / "ddp")
+
+@pytest.mark.parametrize("extra", [(), TBPTT], ids=["clips", "tbptt"])
+def test_two_processes_match_one_process_with_the_same_global_batch(
+        tiny_run_overrides: Callable[..., list[str]], tmp_path: Path, extra: tuple[str, ...]) -> None:
+    single = train(compose_config("train", tiny_run_overrides(*SETTINGS, *extra, run_dir=tmp_path / "single")))
+
+    overrides = tiny_run_overrides(*SETTINGS, *extra, run_dir=tmp_path / "ddp")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "record", "train", *overrides]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

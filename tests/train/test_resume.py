@@ -1,4 +1,5 @@
-"""Exact resume: a run stopped mid-epoch and resumed ends bit-identical to the same run left uninterrupted."""
+"""Exact resume: a run stopped mid-epoch (and, with truncated BPTT, between two clips of a sample) and resumed
+ends bit-identical to the same run left uninterrupted."""
 
 from __future__ import annotations
 
@@ -24,16 +25,28 @@ def _final(path: Path) -> dict:
     return dict(read_checkpoint(path))
 
 
+# Truncated BPTT: 6 samples of 2 one-frame clips, micro-batches of 2 samples' clips, one step per clip: 6 steps
+# per epoch; step 9 ends the first clip of the second batch of epoch 1, with the state carried to the next clip.
+TBPTT_SETTINGS = ("train.window=1", "train.tbptt_clips=2", "train.max_epochs=2")
+
+
+@pytest.mark.parametrize(("settings", "stop_at", "position"), [
+    (SETTINGS, 3, (1, 3, 2)),
+    (TBPTT_SETTINGS, 9, (1, 9, 3)),
+], ids=["accumulate", "tbptt"])
 def test_interrupted_and_resumed_equals_uninterrupted(tiny_run_overrides: Callable[..., list[str]],
-                                                      tmp_path: Path) -> None:
-    straight = train(compose_config("train", tiny_run_overrides(*SETTINGS, run_dir=tmp_path / "straight")))
+                                                      tmp_path: Path, settings: tuple[str, ...], stop_at: int,
+                                                      position: tuple[int, int, int]) -> None:
+    straight = train(compose_config("train", tiny_run_overrides(*settings, run_dir=tmp_path / "straight")))
 
     interrupted_dir = tmp_path / "interrupted"
-    first = train(compose_config("train", tiny_run_overrides(*SETTINGS, "train.max_steps=3",
+    first = train(compose_config("train", tiny_run_overrides(*settings, f"train.max_steps={stop_at}",
                                                              run_dir=interrupted_dir)))
     assert first.stopped_by == "max_steps"
-    assert (first.progress.epoch, first.progress.global_step, first.progress.batches_done) == (1, 3, 2)
-    resumed = train(compose_config("train", tiny_run_overrides(*SETTINGS, "train.resume=auto",
+    assert (first.progress.epoch, first.progress.global_step, first.progress.batches_done) == position
+    carried = _final(first.last_checkpoint)["extra"]["training"]["carried_state"]
+    assert bool(carried[0]) == ("train.tbptt_clips=2" in settings)  # mid-sample: the state is kept
+    resumed = train(compose_config("train", tiny_run_overrides(*settings, "train.resume=auto",
                                                                run_dir=interrupted_dir)))
 
     assert straight.stopped_by == resumed.stopped_by == "max_epochs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from record.errors import ConfigError
 from record.models import create_model
 from record.train.temporal import ClipRunner, StreamRunner, frame_at, stack_time
 
@@ -76,3 +77,20 @@ def test_buffer_stream_grows_its_window_then_slides(model, clip) -> None:
             torch.testing.assert_close(logits, expected)
         # a new sequence starts with a one-frame window
         torch.testing.assert_close(runner(sequence[:, :, 4], first=True), model(sequence[:, :, 4:5]))
+
+
+def test_carried_state_continues_the_clip_and_cuts_the_gradient(model, clip) -> None:
+    runner = ClipRunner(model, "online", carry_state=True)
+    with torch.no_grad():
+        whole, _ = runner(clip)
+        first, state = runner(clip[:, :, :2])
+        second, _ = runner(clip[:, :, 2:], state)
+    torch.testing.assert_close(torch.cat([first, second], dim=2), whole)
+    frames = clip.clone().requires_grad_(True)
+    _, state = runner(frames[:, :, :2])
+    assert all(not s.requires_grad for s in state)  # truncated BPTT: no path back into the first clip
+
+
+def test_carrying_the_state_needs_online_mode(model) -> None:
+    with pytest.raises(ConfigError, match="tbptt_clips"):
+        ClipRunner(model, "buffer", carry_state=True)
