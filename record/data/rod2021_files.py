@@ -61,11 +61,11 @@ def _parse_line(
 
 def _parse_columns(text: str, n_fields: int, classes: tuple[str, ...]) -> ObjectTable | None:
     """Vectorised parse of a well-formed file; None when anything is off (the line parser then names the line)."""
-    tokens = text.split()
-    n_lines = sum(1 for line in text.splitlines() if line.strip())
-    if len(tokens) != n_lines * n_fields:
+    rows = [fields for fields in (line.split() for line in text.splitlines()) if fields]
+    if any(len(fields) != n_fields for fields in rows):
         return None
-    columns = [tokens[i::n_fields] for i in range(n_fields)]
+    n_lines = len(rows)
+    columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in range(n_fields)]
     try:
         frame = np.array(columns[0], dtype=np.int64)
         range_m, azimuth = np.array(columns[1], dtype=np.float64), np.array(columns[2], dtype=np.float64)

@@ -43,6 +43,8 @@ def test_detections_round_trip(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("0 1.0 0.1 car 0.5\n1 2.0 0.2 car\n", r"SEQ\.txt:2: malformed line .*expected 5"),
+        # a short line and a long one that add up to two lines' worth of tokens
+        ("0 5.0 0.1 car\n0.5 1 5.0 0.1 car 0.5\n", r"SEQ\.txt:1: malformed line .*found 4 fields"),
         ("0 1.0 0.1 truck 0.5\n", r"SEQ\.txt:1: unknown class 'truck'"),
         ("0 1.0 0.1 car 1.5\n", r"SEQ\.txt:1: score 1.5 outside \(0, 1\]"),
         ("0 1.0 0.1 car 0\n", r"SEQ\.txt:1: score 0 outside"),
