@@ -4,11 +4,12 @@
 * :mod:`record.dsp.chain`: :class:`CarradaChain` (RD / RA / AD views, optional RAD cube) and
   :class:`Rod2021Chain` (complex RA maps per kept chirp loop), configured by :class:`ChainConfig`.
 * :mod:`record.dsp.reference`: the plain-NumPy reference of both chains.
-* :mod:`record.dsp.cfar`: 2-D CA- and OS-CFAR on linear power maps.
+* :mod:`record.dsp.cfar`: 2-D CA- and OS-CFAR on linear power maps of ``Gamma(looks)`` noise;
+  :func:`rd_noise_looks` gives ``looks`` for ``CarradaViews.rd_raw``.
 """
 
 from record.dsp.adc import AdcCapture, read_adc, write_adc
-from record.dsp.cfar import ca_cfar, os_cfar
+from record.dsp.cfar import ca_cfar, os_cfar, rd_noise_looks
 from record.dsp.chain import CarradaChain, Rod2021Chain
 from record.dsp.config import CARRADA_DEFAULT, ROD2021_DEFAULT, ChainConfig
 from record.dsp.views import CarradaViews
@@ -23,6 +24,7 @@ __all__ = [
     "Rod2021Chain",
     "ca_cfar",
     "os_cfar",
+    "rd_noise_looks",
     "read_adc",
     "write_adc",
 ]
