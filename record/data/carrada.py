@@ -49,6 +49,7 @@ from record.sensors import CARRADA
 __all__ = [
     "DATA_SEQ_REF_KEYS",
     "FRAME_ANNOTATION_KEYS",
+    "INSTANCE_LABELS",
     "MASK_VIEWS",
     "PUBLISHED_SPLITS",
     "RAD_SPEC",
@@ -146,6 +147,9 @@ DATA_SEQ_REF_KEYS: tuple[str, ...] = (
 VIEWS: dict[str, str] = {"rd": "range_doppler", "ra": "range_angle", "ad": "angle_doppler"}
 #: Views that carry label masks.
 MASK_VIEWS: tuple[str, ...] = ("rd", "ra")
+_MASK_STEMS: dict[str, str] = {VIEWS[key]: key for key in MASK_VIEWS}  # mask file stem -> view key
+#: Label ids of annotated instances in the JSON files (mask channel 0 is background).
+INSTANCE_LABELS: tuple[int, ...] = tuple(range(1, len(CARRADA_CLASSES)))
 #: Signal kinds of the view folders: dB maps, linear power, and the ``*_numpy`` duplicates.
 SIGNALS: tuple[str, ...] = ("processed", "raw", "numpy")
 
@@ -248,6 +252,7 @@ def data_seq_ref_problems(path: str | os.PathLike[str], document: Any) -> Iterat
             yield DataFileError(
                 "unknown split", describe(path, problem, found=repr(split), expected=" | ".join(SPLITS))
             )
+        yield from _label_problems(path, f"sequence {sequence!r}", entry["labels"])
 
 
 def light_problems(path: str | os.PathLike[str], document: Any) -> Iterator[DataFileError]:
@@ -457,7 +462,7 @@ class CarradaLayout:
         """``annotations/box/<view>_light.json``: frame -> (boxes int64 ``[N, 4]``, labels int64 ``[N]``)."""
         path = self.box_path(sequence, view)
         document = read_json(path)
-        _raise_first(box_problems(path, document))
+        _raise_first(box_problems(path, document, view))
         return {
             frame: (
                 np.asarray(entry["boxes"], dtype=np.int64).reshape(-1, 4),
@@ -474,7 +479,8 @@ FRAME_ANNOTATION_KEYS: tuple[str, ...] = ("sparse", "box", "dense", "label")
 def frame_annotation_problems(
     path: str | os.PathLike[str], sequence: str, frames: Any
 ) -> Iterator[DataFileError]:
-    """Every schema problem of one sequence's part of ``annotations_frame_oriented.json``."""
+    """Every problem of one sequence's part of ``annotations_frame_oriented.json``: schema (the first of each
+    frame), unknown views or class ids, index pairs off the view's grid."""
     try:
         require_keys(path, sequence, frames, ())
     except DataFileError as error:
@@ -482,19 +488,71 @@ def frame_annotation_problems(
         return
     for frame, instances in frames.items():
         try:
-            require_keys(path, f"{sequence}/{frame}", instances, ())
-            for instance, views in instances.items():
-                require_keys(path, f"{sequence}/{frame}/{instance}", views, ())
-                for view_name, entry in views.items():
-                    require_keys(
-                        path, f"{sequence}/{frame}/{instance}/{view_name}", entry, FRAME_ANNOTATION_KEYS
-                    )
+            entries = list(_view_entries(path, f"{sequence}/{frame}", instances))
         except DataFileError as error:
             yield error
+            continue
+        for where, stem, entry in entries:
+            yield from _view_entry_problems(path, where, stem, entry)
 
 
-def box_problems(path: str | os.PathLike[str], document: Any) -> Iterator[DataFileError]:
-    """Every schema problem of a parsed ``annotations/box/*_light.json``."""
+def _view_entries(
+    path: str | os.PathLike[str], where: str, instances: Any
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(place, view file stem, entry) of every view entry of one frame; raises on the first schema problem."""
+    require_keys(path, where, instances, ())
+    for instance, views in instances.items():
+        require_keys(path, f"{where}/{instance}", views, ())
+        for stem, entry in views.items():
+            require_keys(path, f"{where}/{instance}/{stem}", entry, FRAME_ANNOTATION_KEYS)
+            yield f"{where}/{instance}/{stem}", stem, entry
+
+
+def _view_entry_problems(
+    path: str | os.PathLike[str], where: str, stem: str, entry: dict[str, Any]
+) -> Iterator[DataFileError]:
+    """Class id, view name and grid problems of one view entry (``range_doppler`` or ``range_angle``)."""
+    yield from _label_problems(path, where, entry["label"])
+    if stem not in _MASK_STEMS:
+        problem = f"{where}: unknown view"
+        expected = " | ".join(_MASK_STEMS)
+        yield DataFileError("unknown view", describe(path, problem, found=repr(stem), expected=expected))
+        return
+    try:
+        pairs = [np.asarray(entry[key], dtype=np.int64).reshape(-1, 2) for key in ("sparse", "box", "dense")]
+    except (TypeError, ValueError):
+        problem = f"{where}: sparse, box and dense must hold [row, col] index pairs"
+        yield DataFileError("malformed annotation", describe(path, problem))
+        return
+    yield from _grid_problems(path, where, _MASK_STEMS[stem], np.concatenate(pairs))
+
+
+def _label_problems(path: str | os.PathLike[str], where: str, labels: Any) -> Iterator[DataFileError]:
+    """An ``unknown class`` problem when ``labels`` (one id or a list) holds anything but 1, 2 or 3."""
+    values = labels if isinstance(labels, list) else [labels]
+    unknown = [label for label in values if isinstance(label, bool) or label not in INSTANCE_LABELS]
+    if unknown:
+        expected = ", ".join(f"{i} {CARRADA_CLASSES[i]}" for i in INSTANCE_LABELS)
+        problem = f"{where}: {len(unknown)} unknown class id(s)"
+        yield DataFileError("unknown class", describe(path, problem, found=unknown[:3], expected=expected))
+
+
+def _grid_problems(
+    path: str | os.PathLike[str], where: str, view: str, pairs: np.ndarray
+) -> Iterator[DataFileError]:
+    """An ``annotation outside grid`` problem when (row, col) ``pairs`` ``[N, 2]`` leave the view's grid."""
+    shape = CARRADA.view(view).shape
+    off = np.any((pairs < 0) | (pairs >= np.asarray(shape)), axis=1)
+    if off.any():
+        problem = f"{where}: {int(off.sum())} index pair(s) outside the {view.upper()} grid {shape}"
+        expected = f"rows 0-{shape[0] - 1}, columns 0-{shape[1] - 1}"
+        message = describe(path, problem, found=pairs[off][:3].tolist(), expected=expected)
+        yield DataFileError("annotation outside grid", message)
+
+
+def box_problems(path: str | os.PathLike[str], document: Any, view: str) -> Iterator[DataFileError]:
+    """Every problem of a parsed ``annotations/box/<view>_light.json`` (``view``: ``rd`` or ``ra``): schema,
+    class ids, boxes off the view's grid."""
     try:
         require_keys(path, "top level", document, ())
     except DataFileError as error:
@@ -507,7 +565,7 @@ def box_problems(path: str | os.PathLike[str], document: Any) -> Iterator[DataFi
             yield error
             continue
         try:
-            n_boxes = len(np.asarray(entry["boxes"], dtype=np.int64).reshape(-1, 4))
+            boxes = np.asarray(entry["boxes"], dtype=np.int64).reshape(-1, 4)
             n_labels = len(np.asarray(entry["labels"], dtype=np.int64).reshape(-1))
         except (TypeError, ValueError):
             expected = "boxes [[x0, y0, x1, y1], ...] and labels [int, ...]"
@@ -516,6 +574,8 @@ def box_problems(path: str | os.PathLike[str], document: Any) -> Iterator[DataFi
                 describe(path, f"frame {frame!r}: malformed boxes or labels", expected=expected),
             )
             continue
-        if n_boxes != n_labels:
+        if len(boxes) != n_labels:
             problem = f"frame {frame!r}: boxes and labels differ in length"
-            yield DataFileError("malformed box", describe(path, problem, found=(n_boxes, n_labels)))
+            yield DataFileError("malformed box", describe(path, problem, found=(len(boxes), n_labels)))
+        yield from _label_problems(path, f"frame {frame!r}", entry["labels"])
+        yield from _grid_problems(path, f"frame {frame!r}", _view_key(view), boxes.reshape(-1, 2))

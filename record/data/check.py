@@ -7,6 +7,7 @@ also reads every array (finite values, one-hot masks). Problems are never raised
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import Counter, defaultdict
@@ -243,7 +244,14 @@ def check_carrada(
     deep: bool = False,
     progress: bool = False,
 ) -> CheckReport:
-    """Check a CARRADA tree: root JSON files, views (+ history of ``window`` frames), masks, optional RAD cubes."""
+    """Check a CARRADA tree: root JSON files, views and masks of the listed frames and of their history,
+    annotation JSONs (class ids, indices on the grid), optional RAD cubes.
+
+    The history is what windows of ``window`` frames read with ``start="skip"`` (the published default): the
+    frames before each light-list frame at position ``window - 1`` or later, by id arithmetic. Views and dense
+    masks are required for all of it (online clips read a mask per frame), so a tree that passes reads with
+    :mod:`record.data.carrada_datasets` windows of ``length=window`` (published: 5 buffer, 10 online).
+    """
     if window < 1:
         raise ConfigError(f"check_carrada: window must be at least 1 (found {window})")
     layout = cr.CarradaLayout(root, rad_root)
@@ -269,24 +277,14 @@ def check_carrada(
             report.add("missing folder", f"{layout.sequence_dir(sequence)}: sequence folder not found")
             continue
         report.counts["frames"] += len(frames)
-        _check_carrada_views(report, layout, sequence, frames, window, deep)
-        _check_carrada_masks(report, layout, sequence, frames, deep)
+        needed = _history_frames(report, layout, sequence, frames, window)
+        _check_carrada_views(report, layout, sequence, needed, deep)
+        _check_carrada_masks(report, layout, sequence, needed, deep)
         if rad_root is not None:
             for frame in frames:
                 _check_array(report, layout.rad_path(sequence, frame), cr.RAD_SPEC, deep)
     if layout.frame_oriented_path.is_file():
-        document = _read_document(report, layout.frame_oriented_path)
-        if isinstance(document, dict):
-            for sequence in light:
-                if sequence not in document:
-                    report.add(
-                        "missing JSON key", f"{layout.frame_oriented_path}: sequence {sequence!r} is missing"
-                    )
-                else:
-                    for problem in cr.frame_annotation_problems(
-                        layout.frame_oriented_path, sequence, document[sequence]
-                    ):
-                        report.add_error(problem)
+        _check_frame_oriented(report, layout, list(light))
     return report
 
 
@@ -325,10 +323,26 @@ def _check_carrada_entry(
         )
 
 
-def _check_carrada_views(
-    report: CheckReport, layout: cr.CarradaLayout, sequence: str, frames: list[str], window: int, deep: bool
-) -> None:
-    listed = set(frames)
+def _check_frame_oriented(report: CheckReport, layout: cr.CarradaLayout, sequences: list[str]) -> None:
+    path = layout.frame_oriented_path
+    document = _read_document(report, path)
+    if not isinstance(document, dict):
+        return
+    for sequence in sequences:
+        if sequence not in document:
+            report.add("missing JSON key", f"{path}: sequence {sequence!r} is missing")
+            continue
+        for problem in cr.frame_annotation_problems(path, sequence, document[sequence]):
+            report.add_error(problem)
+
+
+def _history_frames(
+    report: CheckReport, layout: cr.CarradaLayout, sequence: str, frames: list[str], window: int
+) -> dict[str, bool]:
+    """Ids that windows of ``window`` frames read (sorted) -> whether the light list holds them.
+
+    Windows whose history would start before ``000000`` are reported.
+    """
     needed = dict.fromkeys(frames)
     for position, frame in enumerate(frames):
         if position >= window - 1:
@@ -336,6 +350,24 @@ def _check_carrada_views(
                 needed.update(dict.fromkeys(cr.history_ids(frame, window)))
             except DataFileError as error:
                 report.add(error.kind, f"{layout.light_path}: {sequence}: {error}")
+    listed = set(frames)
+    return {frame: frame in listed for frame in sorted(needed)}
+
+
+def _check_needed(
+    report: CheckReport, path: Path, spec: ArraySpec, deep: bool, listed: bool, kinds: tuple[str, str]
+) -> np.ndarray | None:
+    """Check a file a listed frame (``kinds[0]`` when missing) or a history frame (``kinds[1]``) needs."""
+    if not path.is_file():
+        kind, note = (kinds[0], "") if listed else (kinds[1], " (history frame)")
+        report.add(kind, f"{path}: file not found{note}")
+        return None
+    return _check_array(report, path, spec, deep)
+
+
+def _check_carrada_views(
+    report: CheckReport, layout: cr.CarradaLayout, sequence: str, needed: dict[str, bool], deep: bool
+) -> None:
     for view, stem in cr.VIEWS.items():
         for signal in cr.SIGNALS:
             folder = layout.sequence_dir(sequence) / f"{stem}_{signal}"
@@ -343,31 +375,23 @@ def _check_carrada_views(
                 if signal == "processed":
                     report.add("missing folder", f"{folder}: folder not found")
                 continue
-            for frame in sorted(needed):
-                path = folder / f"{frame}.npy"
-                if not path.is_file():
-                    kind = "missing frame" if frame in listed else "missing history"
-                    report.add(
-                        kind, f"{path}: file not found" + ("" if frame in listed else " (history frame)")
-                    )
-                    continue
-                _check_array(report, path, cr.view_spec(view), deep)
+            for frame, listed in needed.items():
+                kinds = ("missing frame", "missing history")
+                _check_needed(report, folder / f"{frame}.npy", cr.view_spec(view), deep, listed, kinds)
 
 
 def _check_carrada_masks(
-    report: CheckReport, layout: cr.CarradaLayout, sequence: str, frames: list[str], deep: bool
+    report: CheckReport, layout: cr.CarradaLayout, sequence: str, needed: dict[str, bool], deep: bool
 ) -> None:
-    for frame in frames:
+    for frame, listed in needed.items():
         for view in cr.MASK_VIEWS:
             path = layout.mask_path(sequence, frame, view)
-            if not path.is_file():
-                report.add("missing mask", f"{path}: file not found")
-                continue
-            data = _check_array(report, path, cr.mask_spec(view), deep)
+            kinds = ("missing mask", "missing history mask")
+            data = _check_needed(report, path, cr.mask_spec(view), deep, listed, kinds)
             problem = None if data is None else cr.one_hot_problem(path, data)
             if problem is not None:
                 report.add_error(problem)
     for view in cr.MASK_VIEWS:
         path = layout.box_path(sequence, view)
         if path.is_file():
-            _read_document(report, path, cr.box_problems)
+            _read_document(report, path, functools.partial(cr.box_problems, view=view))
