@@ -17,15 +17,21 @@ Conventions (see ``docs/design.md``):
   Doppler column 32 = zero velocity with approaching targets (negative range rate) at higher columns; ROD2021
   row 0 = near, column 0 = -90 deg.
 
-The published CARRADA annotation code maps positions with truncation (``int(r / 0.1953125)``), a linear angle grid
-(pi/256 per bin) and ``256 - int(r / res)`` for RA rows; these axes instead map to the nearest bin of the grid the
-FFTs actually produce, so synthetic labels sit where the energy is.
+Two conventions place a CARRADA target on the maps:
+
+* the physical FFT grid (the axes' ``to_index``): nearest bin, RA rows ``255 - round(r / res)``, angle columns
+  uniform in sin(theta). This is where a target's energy lands, so the synthetic writers
+  (:mod:`record.data.carrada_masks`) label masks with it;
+* the published annotation indices (:func:`carrada_annotation_cells`, ``AnnotationTransformer`` of the CARRADA
+  code): truncation (``int(r / 0.1953125)``), RA rows ``256 - int(r / res)``, angle columns linear in angle
+  (pi/256 per column). The released CARRADA masks follow it. Its cells differ from the nearest bins by up to
+  one in RD range and Doppler, two in RA range and tens of columns in angle off boresight (30 deg: 170, 192).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import NamedTuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -40,9 +46,11 @@ __all__ = [
     "Axis",
     "AzimuthAxis",
     "CaptureConfig",
+    "CarradaAnnotationCells",
     "RangeAxis",
     "VelocityAxis",
     "Waveform",
+    "carrada_annotation_cells",
     "get_capture",
 ]
 
@@ -381,3 +389,51 @@ def get_capture(name: str) -> CaptureConfig:
         return CAPTURES[name]
     except KeyError:
         raise ConfigError(f"unknown capture {name!r} (expected one of {', '.join(CAPTURES)})") from None
+
+
+class CarradaAnnotationCells(NamedTuple):
+    """Map cells of targets in the published CARRADA annotation convention, int64 arrays of the inputs' shape.
+
+    Attributes:
+        rd_row: RD row ``int(r / 0.1953125)`` (row 0 = near).
+        ra_row: RA / RAD row ``256 - int(r / 0.1953125)`` (row 0 = far).
+        doppler_col: RD / AD column ``32 + int(v / 0.41968...)``, v in m/s positive for an approaching target.
+        angle_col: RA / AD column ``128 + int(theta / (pi / 256))``, linear in the azimuth theta.
+    """
+
+    rd_row: np.ndarray
+    ra_row: np.ndarray
+    doppler_col: np.ndarray
+    angle_col: np.ndarray
+
+
+def _truncate(x: np.ndarray) -> np.ndarray:
+    """Python's ``int()`` elementwise: towards zero, int64."""
+    return np.trunc(x).astype(np.int64)
+
+
+def carrada_annotation_cells(
+    range_m: ArrayLike, azimuth_rad: ArrayLike, range_rate_mps: ArrayLike
+) -> CarradaAnnotationCells:
+    """Cells where the published CARRADA annotation code puts targets (``AnnotationTransformer``).
+
+    Args:
+        range_m: range in metres.
+        azimuth_rad: azimuth theta = atan(x / y) in radians, positive towards +x.
+        range_rate_mps: range rate in m/s, positive receding (the annotation velocity is its negative).
+
+    Indices truncate towards zero and are not clipped: ranges below one bin give RA row 256, ranges of 50 m
+    or more RD row 256. The axes' ``to_index`` give the nearest bin of the physical FFT grid instead (module
+    notes).
+    """
+    velocity = CARRADA.velocity
+    assert velocity is not None  # CARRADA keeps Doppler
+    range_bins = _truncate(np.asarray(range_m, dtype=np.float64) / CARRADA.range.resolution_m)
+    doppler_bins = _truncate(-np.asarray(range_rate_mps, dtype=np.float64) / velocity.resolution_mps)
+    angle_bins = _truncate(np.asarray(azimuth_rad, dtype=np.float64) / (np.pi / CARRADA.azimuth.n_bins))
+    return CarradaAnnotationCells(
+        rd_row=range_bins,
+        ra_row=CARRADA.range.n_bins - range_bins,
+        doppler_col=velocity.centre + doppler_bins,
+        angle_col=CARRADA.azimuth.n_bins // 2 + angle_bins,
+    )

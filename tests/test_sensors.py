@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from record.errors import ConfigError
-from record.sensors import CARRADA, ROD2021, AzimuthAxis, RangeAxis, VelocityAxis, Waveform, get_capture
+from record.sensors import (
+    CARRADA,
+    ROD2021,
+    AzimuthAxis,
+    RangeAxis,
+    VelocityAxis,
+    Waveform,
+    carrada_annotation_cells,
+    get_capture,
+)
 
 
 def test_carrada_published_bin_sizes() -> None:
@@ -48,6 +57,33 @@ def test_carrada_view_orientations() -> None:
     # azimuth column grows with theta, 128 = boresight
     assert ra_azimuth.to_index(0.0) == 128
     assert ra_azimuth.to_index(np.deg2rad(30)) > 128 > ra_azimuth.to_index(np.deg2rad(-30))
+
+
+def test_carrada_published_annotation_cells() -> None:
+    cells = carrada_annotation_cells(10.0, np.deg2rad(30.0), -1.2)  # 1.2 m/s approaching
+    assert (cells.rd_row, cells.ra_row, cells.doppler_col, cells.angle_col) == (51, 205, 34, 170)
+    assert cells.angle_col == 128 + int((np.pi / 6) / (np.pi / 256))
+    # int() truncates towards zero: receding and left-of-boresight targets move by whole bins only
+    cells = carrada_annotation_cells([0.1, 49.9, 50.0], np.deg2rad([-30.0, 0.0, 89.0]), [1.2, 0.0, -13.4])
+    np.testing.assert_array_equal(cells.rd_row, [0, 255, 256])  # not clipped: 50 m is off the RD grid
+    np.testing.assert_array_equal(cells.ra_row, [256, 1, 0])  # 256 - int(r / res): row 256 below one bin
+    np.testing.assert_array_equal(cells.doppler_col, [30, 32, 63])
+    np.testing.assert_array_equal(cells.angle_col, [86, 128, 254])
+    assert all(c.dtype == np.int64 for c in cells)
+
+
+def test_annotation_cells_against_the_physical_grid() -> None:
+    """Published indices (truncation, linear angle) versus the nearest FFT bin (uniform in sin theta)."""
+    rd_range, rd_velocity = CARRADA.view("rd").axes
+    ra_range, ra_azimuth = CARRADA.view("ra").axes
+    cells = carrada_annotation_cells(10.0, np.deg2rad(30.0), -1.2)
+    assert (rd_range.to_index(10.0), ra_range.to_index(10.0)) == (51, 204)  # 255 - round(51.2)
+    assert rd_velocity.to_index(-1.2) == 35 != cells.doppler_col  # round(2.86) against int(2.86)
+    assert ra_azimuth.to_index(np.deg2rad(30.0)) == 192  # sin 30 deg = 0.5 -> 128 + 0.5 * 128
+    ranges = np.arange(256) * CARRADA.range.resolution_m  # on bin centres only RA differs, by one row
+    on_grid = carrada_annotation_cells(ranges, 0.0, 0.0)
+    np.testing.assert_array_equal(on_grid.rd_row, rd_range.to_index(ranges))
+    np.testing.assert_array_equal(on_grid.ra_row, ra_range.to_index(ranges) + 1)
 
 
 @pytest.mark.parametrize(
