@@ -10,6 +10,7 @@ Frames without objects have no lines; blank lines are ignored. Every parse error
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +60,23 @@ def _parse_line(
     return frame, class_index[fields[3]], range_m, azimuth, score
 
 
+def _well_formed(n_fields: int) -> re.Pattern[str]:
+    """Whole texts whose every line is blank or holds exactly ``n_fields`` fields separated by spaces or tabs
+    (anything else, e.g. other whitespace, goes to the line parser)."""
+    line = rf"[ \t\r]*(?:\S+[ \t\r]+){{{n_fields - 1}}}\S+[ \t\r]*"
+    return re.compile(rf"(?:(?:{line}|[ \t\r]*)\n)*(?:{line}|[ \t\r]*)")
+
+
+_WELL_FORMED = {n_fields: _well_formed(n_fields) for n_fields in (4, 5)}
+
+
 def _parse_columns(text: str, n_fields: int, classes: tuple[str, ...]) -> ObjectTable | None:
     """Vectorised parse of a well-formed file; None when anything is off (the line parser then names the line)."""
-    rows = [fields for fields in (line.split() for line in text.splitlines()) if fields]
-    if any(len(fields) != n_fields for fields in rows):
+    if _WELL_FORMED[n_fields].fullmatch(text) is None:
         return None
-    n_lines = len(rows)
-    columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in range(n_fields)]
+    tokens = text.split()
+    n_lines = len(tokens) // n_fields
+    columns = [tokens[i::n_fields] for i in range(n_fields)]
     try:
         frame = np.array(columns[0], dtype=np.int64)
         range_m, azimuth = np.array(columns[1], dtype=np.float64), np.array(columns[2], dtype=np.float64)
