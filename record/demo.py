@@ -4,9 +4,8 @@ cores.
 1. Simulate a ROD2021-layout dataset (simulator + signal chain; reused when already there) and draw a few
    simulator pictures with ground truth: ROD2021 range-azimuth maps and CARRADA-style RD / RA / AD views.
 2. Train RECORD online (clips from a zero state, loss on every frame) for a few minutes, on 64 x 64 crops.
-3. Evaluate it online on the validation sequences (state reset per sequence): ROD2021 post-processing, AP /
-AR,
-   precision-recall curves, per-sequence strips and GIFs.
+3. Evaluate it online on the validation sequences (state reset per sequence): ROD2021 post-processing,
+   AP / AR, precision-recall curves, per-sequence strips and GIFs.
 
 Everything lands under ``--out``: ``dataset/`` (unless ``--data``), ``pictures/simulator/``, ``train/``
 (config, checkpoints, TensorBoard logs) and ``evaluate/`` (metrics.json, predictions, pictures).
@@ -34,8 +33,8 @@ from record.viz.maps import plot_carrada_views, plot_rod2021_map, save_figure
 
 __all__ = ["DEMO_TRAINING", "main", "simulator_pictures"]
 
-#: Training settings of the demo (``record train`` overrides): RECORD online on 8-frame clips of 64 x 64
-# crops.
+#: Training settings of the demo (``record train`` overrides): RECORD online on 16-frame clips of 64 x 64
+#: crops.
 DEMO_TRAINING = (
     "model=record_rod2021", "mode=online", "train.window=16", "train.stride=8", "train.batch_size=4",
     "train.crop=[64,64]", "train.crop_on_objects=0.7", "train.lr=3e-3", "train.val_every_epochs=0",
