@@ -2,8 +2,10 @@
 data.
 
 Both models train with the same budget on the same synthetic ROD2021-layout dataset: the same clips in the
-same order (online mode: clips from a zero state, loss on every frame), the same number of optimiser steps,
-the same batch, crop and learning rate, so they see the same frames. Both are then evaluated online on the
+same order (online mode, loss on every frame; truncated BPTT: each sample is ``--tbptt-clips`` consecutive
+clips of ``--clip`` frames, the recurrent state carried from one clip into the next, so RECORD's state learns
+to run on streams of ``clip x tbptt_clips`` frames, not only from a zero state), the same number of optimiser
+steps, the same batch, crop and learning rate, so they see the same frames. Both are then evaluated online on the
 validation sequences with the published ROD2021 post-processing and OLS AP / AR. The no-LSTM model's ``step``
 has no state: it sees one frame at a time.
 
@@ -14,7 +16,8 @@ score means the recurrent state drifts on long streams.
 The JSON also describes how hard single frames are: per annotated object, the peak magnitude near its bin over
 the frame's median magnitude (dB), and the share of objects less than 6 dB above it (lost in single frames).
 
-Usage: ``python benchmarks/synthetic_accuracy.py [--json] [--scenario temporal] [--steps 600] [--data DIR]``
+Usage: ``python benchmarks/synthetic_accuracy.py [--json] [--scenario temporal] [--steps 600] [--tbptt-clips 8]
+[--data DIR]``
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=600, help="optimiser steps per model")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--clip", type=int, default=16, help="frames per training clip")
+    parser.add_argument("--tbptt-clips", type=int, default=8,
+                        help="consecutive clips per sample, the state carried between them (train.tbptt_clips)")
     parser.add_argument("--crop", type=int, default=64, help="training crop size (bins)")
     parser.add_argument("--crop-on-objects", type=float, default=0.7, help="share of crops placed on objects")
     parser.add_argument("--lr", type=float, default=3e-3)
@@ -101,7 +106,8 @@ def _train_and_evaluate(args: argparse.Namespace, root: Path, key: str) -> dict[
     started = time.perf_counter()
     result = train(compose_config("train", [
         *_dataset_overrides(args, root), f"model={MODELS[key]}", "mode=online", f"train.window={args.clip}",
-        f"train.stride={args.clip // 2}", f"train.batch_size={args.batch}",
+        f"train.stride={args.clip // 2}", f"train.tbptt_clips={args.tbptt_clips}",
+        f"train.batch_size={args.batch}",
         f"train.crop=[{args.crop},{args.crop}]",
         f"train.crop_on_objects={args.crop_on_objects}",
         f"train.lr={args.lr}", f"train.max_steps={args.steps}", "train.max_epochs=100000",
@@ -156,6 +162,7 @@ def main() -> None:
         "diagnostic_record_buffer_AP": results["record"].get("buffer_AP"),
         "diagnostic_record_buffer_AR": results["record"].get("buffer_AR"),
         "budget": {"optimizer_steps": args.steps, "batch": args.batch, "clip_frames": args.clip,
+                   "tbptt_clips": args.tbptt_clips,
                    "frames_seen": args.steps * args.batch * args.clip, "crop": [args.crop, args.crop],
                    "crop_on_objects": args.crop_on_objects,
                    "lr": args.lr, "mode": "online"},

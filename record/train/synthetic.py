@@ -13,10 +13,11 @@ Scenarios (:data:`SCENARIOS`) name the scene and physics settings passed to the 
 * ``clear``: road users 15 dB stronger and no static clutter besides the ground, so a few minutes of CPU
   training already learn visible detections (``record demo``).
 * ``temporal``: road users 10 dB stronger (learnable), Swerling-I fluctuation of every reflection centre,
-  2 to 4 parked cars (static car-shaped confusers, unlabelled) and objects that stay annotated while another
-  object shadows them (as camera-based labels would): about a third of the validation objects lie less than
-  6 dB above their frame's median, so single frames miss them and memory could recover them
-  (``benchmarks/synthetic_accuracy.py``; at its CPU budget RECORD did not yet exploit this).
+  whole-object Rayleigh fading with a 0.25 s correlation time (:mod:`record.sim.fading`: a fade lasts several
+  frames), 2 to 4 parked cars (static car-shaped confusers, unlabelled) and objects that stay annotated while
+  another object shadows them (as camera-based labels would): many validation objects lie less than 6 dB
+  above their frame's median, so single frames miss them while memory of the track can recover them
+  (``benchmarks/synthetic_accuracy.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from record.data.synth_common import SplitSize, dataset_scene
 from record.errors import ConfigError, describe
 from record.sensors import CARRADA, ROD2021, CaptureConfig
-from record.sim import ClutterConfig, SceneConfig, SimulationConfig
+from record.sim import ClutterConfig, ObjectFading, SceneConfig, SimulationConfig
 from record.train.config import DatasetConfig, SynthConfig
 
 __all__ = ["SCENARIOS", "ensure_dataset", "scenario_settings"]
@@ -54,7 +55,8 @@ def _clear(capture: CaptureConfig) -> tuple[SceneConfig | None, SimulationConfig
 def _temporal(capture: CaptureConfig) -> tuple[SceneConfig | None, SimulationConfig]:
     confusers = ClutterConfig(parked_cars=(2, 4))
     scene = _with_rcs_offset(dataset_scene(capture), 10.0, clutter=confusers)
-    return scene, SimulationConfig(fluctuation="swerling1", occlusion=True, min_visible_fraction=0.0)
+    return scene, SimulationConfig(fluctuation="swerling1", object_fading=ObjectFading(correlation_s=0.25),
+                                   occlusion=True, min_visible_fraction=0.0)
 
 
 #: Scenario name -> (scene settings or None for the writer's default, simulation settings) for a capture.
