@@ -17,21 +17,18 @@ rank, the state tensors on the CPU; empty lists at a sample boundary; absent in 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from record.errors import CheckpointError, describe
-from record.fileio import atomic_path
 from record.models import StreamingModel, save_checkpoint
 
 __all__ = [
     "TRAINING_FORMAT_VERSION",
     "Progress",
     "TrainingState",
-    "copy_checkpoint",
     "read_training_state",
     "resolve_resume",
     "save_training_checkpoint",
@@ -80,12 +77,6 @@ def save_training_checkpoint(path: str | os.PathLike[str], model: StreamingModel
     }
     training = {"format_version": TRAINING_FORMAT_VERSION, **asdict(state)}
     save_checkpoint(model, path, metadata=metadata, extra={_TRAINING_KEY: training})
-
-
-def copy_checkpoint(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> None:
-    """Copy a checkpoint file atomically (``best.pt`` from the ``last.pt`` just written)."""
-    with atomic_path(destination) as tmp:
-        shutil.copyfile(source, tmp)
 
 
 def read_training_state(payload: Mapping[str, Any], where: str) -> TrainingState:

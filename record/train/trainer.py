@@ -42,7 +42,6 @@ from record.train import distributed as dist
 from record.train.checkpoints import (
     Progress,
     TrainingState,
-    copy_checkpoint,
     read_training_state,
     resolve_resume,
     save_training_checkpoint,
@@ -431,11 +430,10 @@ class Trainer:
                 early_stopping=self.early_stopping.state_dict(), rng=rng, world_size=self.info.world_size,
                 carried_state=carried_state,
             )
-            last = self.checkpoint_dir / "last.pt"
-            save_training_checkpoint(last, self.model, state, config=self.resolved, metrics=self.metrics,
-                                     code_version=self.code_version, kind="last")
-            if improved:
-                copy_checkpoint(last, self.checkpoint_dir / "best.pt")
+            for kind in ("last", "best") if improved else ("last",):
+                save_training_checkpoint(self.checkpoint_dir / f"{kind}.pt", self.model, state,
+                                         config=self.resolved, metrics=self.metrics,
+                                         code_version=self.code_version, kind=kind)
         dist.barrier()
 
     # -------------------------------------------------------- validation

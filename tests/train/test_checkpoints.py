@@ -34,6 +34,8 @@ def test_checkpoints_hold_everything_a_resume_needs(finished_run: TrainResult) -
     assert payload["model"] == "record_rod2021"
     metadata = payload["metadata"]
     assert metadata["kind"] == "last" and (metadata["epoch"], metadata["global_step"]) == (1, 1)
+    best = read_checkpoint(finished_run.best_checkpoint)["metadata"]
+    assert best["kind"] == "best" and best["metrics"] == metadata["metrics"]
     config = metadata["config"]
     assert config["model"]["name"] == "record_rod2021" and config["train"]["crop"] == [32, 32]
     assert metadata["code_version"]["package"] == "0.1.0"
