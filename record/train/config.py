@@ -156,13 +156,13 @@ class TrainConfig:
         accumulate: micro-batches per optimiser step (effective batch = batch_size x accumulate).
         window, stride: override the dataset's sample geometry for the mode (None: the dataset's).
         tbptt_clips: online mode, truncated BPTT over consecutive clips: a training sample spans this many
-            consecutive clips of ``window`` frames (one crop and one augmentation draw for all of them) and the
-            recurrent state runs on from one clip into the next, detached (gradients stop at clip boundaries),
-            from the zero state at the sample's start. Each clip is a micro-batch of its own (one optimiser step
-            per clip unless ``accumulate`` > 1), so optimiser steps and frames per step are those of ``window``-frame
-            clips, while the state sees up to ``window x tbptt_clips`` frames, closer to the long streams it
-            runs on at evaluation. ``stride`` separates samples. 1 (default, the published recipes): every clip
-            starts from the zero state.
+            consecutive clips of ``window`` frames (one crop and one augmentation draw for all of them) and
+            the recurrent state runs on from one clip into the next, detached (gradients stop at clip
+            boundaries), from the zero state at the sample's start. Each clip is a micro-batch of its own (one
+            optimiser step per clip unless ``accumulate`` > 1), so optimiser steps and frames per step are
+            those of ``window``-frame clips, while the state sees up to ``window x tbptt_clips`` frames,
+            closer to the long streams it runs on at evaluation. ``stride`` separates samples. 1 (default,
+            the published recipes): every clip starts from the zero state.
         crop: train on random ``[height, width]`` crops of the maps (same crop for every frame and target of a
             sample; sizes divisible by the network stride; single-view models only). Evaluation and validation
             use whole frames. A fully convolutional model learns from crops at a fraction of the cost.

@@ -13,7 +13,8 @@ is a micro-batch of its own, run from the recurrent state the previous clip of t
 
 SIGINT / SIGTERM stop the run cleanly after the current optimiser step, with ``last.pt`` written; a second
 SIGINT interrupts at once. ``train.resume`` continues exactly where ``last.pt`` stopped (weights, optimiser,
-schedule, gradient scaler, early stopping, RNG states of every rank, epoch, step and position in the epoch, and the recurrent state carried between two clips).
+schedule, gradient scaler, early stopping, RNG states of every rank, epoch, step and position in the epoch,
+and the recurrent state carried between two clips).
 """
 
 from __future__ import annotations
