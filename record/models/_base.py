@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import Tensor, nn
 
-from record.errors import InputError, describe
+from record.errors import ConfigError, InputError, describe
 from record.models._validation import FrameSpec, check_state
 
 __all__ = ["Inputs", "Outputs", "RecurrentModel", "State", "StreamingModel", "apply_activation"]
@@ -84,6 +84,23 @@ class StreamingModel(nn.Module):
         inputs = {view: self._random((batch_size, self.config.in_channels, *time, *view_size), generator)
                   for view, view_size in sizes.items()}
         return inputs if self.input_views else inputs["frame"]
+
+    def decoders(self) -> tuple[nn.Module, ...]:
+        """The decoders producing the logits, one per output view (each has ``init_output_prior``)."""
+        raise NotImplementedError
+
+    def init_output_prior(self, probability: float) -> None:
+        """Bias every output layer so that the untrained model scores each object class at ``probability``
+        (objects are sparse: training starts from a near-empty prediction instead of 0.5 everywhere).
+
+        Raises:
+            ConfigError: ``probability`` outside (0, 1).
+        """
+        if not 0.0 < probability < 1.0:
+            raise ConfigError(describe(self._where("init_output_prior", "probability"), "must lie in (0, 1)",
+                                       found=probability))
+        for decoder in self.decoders():
+            decoder.init_output_prior(probability, self.output_activation)
 
     def view_sizes(self, height: int, width: int) -> dict[str, tuple[int, int]]:
         """Frame size (H, W) of every input view for a reference frame size (single-view: ``frame``)."""

@@ -67,6 +67,9 @@ class MVRecord(RecurrentModel[ViewFeatures]):
         self.rd_decoder = RecordDecoder(latent, widths, n_classes, _VIEW_STRIDES["rd"])
         self.ra_decoder = RecordDecoder(latent, widths, n_classes, _VIEW_STRIDES["ra"])
 
+    def decoders(self) -> tuple[RecordDecoder, ...]:
+        return self.rd_decoder, self.ra_decoder
+
     def _encoder(self, view: str) -> RecordEncoder:
         return getattr(self, f"{view}_encoder")
 

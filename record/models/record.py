@@ -11,6 +11,8 @@ with the LSTM hidden states as skip connections.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -128,6 +130,22 @@ class RecordDecoder(nn.Module):
         self.conv_head1 = ConvActNorm(skip3, HEAD_CHANNELS)
         self.conv_head2 = nn.Conv2d(HEAD_CHANNELS, n_classes, kernel_size=1)
 
+    @torch.no_grad()
+    def init_output_prior(self, probability: float, activation: str) -> None:
+        """Set the output layer's bias so that an untrained decoder outputs ``probability`` for every object
+        class (the prior initialisation of Lin et al., "Focal loss for dense object detection", 2017).
+
+        ``sigmoid``: every class gets logit(p). ``softmax``: class 0 (background) gets log(1 - p) and the
+        ``K - 1`` object classes log(p / (K - 1)). The output weights keep their random values, so the logits
+        start near these biases.
+        """
+        bias = self.conv_head2.bias
+        if activation == "sigmoid":
+            bias.fill_(math.log(probability / (1.0 - probability)))
+            return
+        bias.fill_(math.log(probability / (bias.numel() - 1)))
+        bias[0] = math.log(1.0 - probability)
+
     def forward(self, z: Tensor, f2: Tensor, f1: Tensor) -> Tensor:
         x = self.conv_skip_connection1(torch.cat((self.up_conv1(z), f2), dim=1))
         x = self.conv_skip_connection2(torch.cat((self.up_conv2(x), f1), dim=1))
@@ -173,6 +191,9 @@ class Record(RecurrentModel[Features]):
 
     def _encode(self, frame: Tensor, state: State) -> tuple[Features, State]:
         return self.encoder(frame, state)
+
+    def decoders(self) -> tuple[RecordDecoder, ...]:
+        return (self.decoder,)
 
     def _decode(self, features: Features) -> Tensor:
         return self.decoder(*features)

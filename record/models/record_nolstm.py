@@ -59,6 +59,9 @@ class RecordNoLstm(StreamingModel):
         new_state = (window[:, :, 1:],) if self.state_names else ()
         return self._predict(window), new_state
 
+    def decoders(self) -> tuple[RecordDecoder, ...]:
+        return (self.decoder,)
+
     def _predict(self, window: Tensor) -> Tensor:
         batch, channels, frames, height, width = window.shape
         features, _ = self.encoder(window.reshape(batch, channels * frames, height, width), ())

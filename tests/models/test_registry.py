@@ -84,6 +84,29 @@ def test_activate_applies_the_published_output_function():
     torch.testing.assert_close(mv["ra"].sum(dim=1), torch.ones(2, 8, 8))
 
 
+@pytest.mark.parametrize("name", list(PARAMETERS))
+def test_output_prior_sets_the_initial_scores(name, small_sizes):
+    """With the output weights zeroed, the logits are the biases alone: every object class scores the prior
+    (sigmoid), or the background takes 1 - p and the object classes share p (softmax)."""
+    model = create_model(name)
+    model.init_output_prior(0.02)
+    for decoder in model.decoders():
+        torch.nn.init.zeros_(decoder.conv_head2.weight)
+    frame = model.example_input(1, size=small_sizes[name])
+    logits, _ = model.step(frame, model.zero_state(1, *small_sizes[name]))
+    scores = model.activate(logits)
+    for view_scores in scores.values() if isinstance(scores, dict) else [scores]:
+        per_class = view_scores.mean(dim=(0, 2, 3))
+        if ACTIVATIONS[name] == "sigmoid":
+            expected = torch.full_like(per_class, 0.02)
+        else:
+            expected = torch.full_like(per_class, 0.02 / (len(per_class) - 1))
+            expected[0] = 0.98
+        torch.testing.assert_close(per_class, expected)
+    with pytest.raises(ConfigError, match="init_output_prior: probability.*found 1.0"):
+        model.init_output_prior(1.0)
+
+
 def test_overrides_change_the_config_and_unknown_ones_are_refused():
     model = create_model("record_rod2021", n_classes=5, strides=[[2, 1], [2, 1], [2, 2]])
     assert model.config.n_classes == 5 and model.config.strides == ((2, 1), (2, 1), (2, 2))
