@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from record.errors import ConfigError, describe
 from record.models import list_models
-from record.train.config import LAYOUTS, EvaluateRunConfig, TrainRunConfig, register_schemas
+from record.train.config import LAYOUTS, LR_SCHEDULES, EvaluateRunConfig, TrainRunConfig, register_schemas
 from record.train.temporal import check_mode
 
 __all__ = ["CONF_DIR", "compose_config", "group_options", "resolved_dict", "typed", "validate_train_config"]
@@ -93,6 +93,15 @@ def validate_train_config(config: TrainRunConfig) -> None:
     if train.lr <= 0 or not 0 < train.lr_gamma <= 1:
         raise ConfigError(f"train.lr / train.lr_gamma: need lr > 0 and 0 < lr_gamma <= 1 "
                           f"(found {train.lr}, {train.lr_gamma})")
+    if train.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(describe("train.lr_schedule", "unknown schedule", found=repr(train.lr_schedule),
+                                   expected=LR_SCHEDULES))
+    if train.lr_schedule == "cosine" and train.max_steps is None:
+        raise ConfigError(describe("train.lr_schedule", "the cosine schedule decays over train.max_steps",
+                                   found="train.max_steps=null", expected="train.max_steps=N"))
+    if train.output_prior is not None and not 0.0 < train.output_prior < 1.0:
+        raise ConfigError(describe("train.output_prior", "must be a probability in (0, 1) or null",
+                                   found=train.output_prior))
     if train.seed < 0 or train.val_every_epochs < 0 or train.workers < 0:
         raise ConfigError(f"train.seed, train.val_every_epochs and train.workers must be >= 0 "
                           f"(found {train.seed}, {train.val_every_epochs}, {train.workers})")

@@ -19,6 +19,7 @@ from omegaconf import MISSING
 
 __all__ = [
     "LAYOUTS",
+    "LR_SCHEDULES",
     "MODES",
     "DatasetConfig",
     "EarlyStoppingConfig",
@@ -38,6 +39,7 @@ __all__ = [
 #: Dataset layouts a configuration can name, and the temporal modes.
 LAYOUTS = ("rod2021", "carrada")
 MODES = ("buffer", "online")
+LR_SCHEDULES = ("step", "cosine")
 
 # Published CARRADA class weights of the weighted cross-entropy, [background, pedestrian, cyclist, car]
 # (configs/carrada/weights_config/{rd,ra}_weights.json, identical to valeoai/MVRSS).
@@ -150,8 +152,11 @@ class TrainConfig:
 
     Attributes:
         lr, weight_decay: Adam settings.
-        lr_gamma, lr_every_epochs: the learning rate is multiplied by ``lr_gamma`` every ``lr_every_epochs``
-            epochs.
+        lr_schedule: ``step`` (published): the learning rate is multiplied by ``lr_gamma`` every
+            ``lr_every_epochs`` epochs; ``cosine``: it decays from ``lr`` to 0 over ``max_steps`` optimiser
+            steps along half a cosine (for budgeted runs: the weights settle at the end of the budget instead
+            of being taken mid-oscillation; needs ``max_steps``).
+        lr_gamma, lr_every_epochs: the ``step`` schedule.
         batch_size: GLOBAL samples per micro-batch, split evenly across DDP ranks.
         accumulate: micro-batches per optimiser step (effective batch = batch_size x accumulate).
         window, stride: override the dataset's sample geometry for the mode (None: the dataset's).
@@ -168,6 +173,10 @@ class TrainConfig:
             use whole frames. A fully convolutional model learns from crops at a fraction of the cost.
         crop_on_objects: probability that a crop is placed to hold an object (a pixel where the targets exceed
             0.5) rather than anywhere: objects are sparse, so uniform crops show mostly background.
+        output_prior: when the model starts from random weights, bias its output layers so that it first
+            scores every object class at this probability (RetinaNet's prior initialisation; e.g. 0.01), not
+            0.5: objects are sparse, and training then spends its first steps learning where they are rather
+            than pushing every pixel down. None (published): the layers' default initialisation.
         max_epochs: epoch limit; max_steps / max_time_s: optional budgets in optimiser steps / seconds (the
             run stops after the step that reaches them and saves ``last.pt``).
         val_every_epochs: validate every N epochs (and at the last epoch); 0 = never.
@@ -186,6 +195,7 @@ class TrainConfig:
 
     lr: float = 1e-3
     weight_decay: float = 0.0
+    lr_schedule: str = "step"
     lr_gamma: float = 0.9
     lr_every_epochs: int = 10
     batch_size: int = 16
@@ -195,6 +205,7 @@ class TrainConfig:
     tbptt_clips: int = 1
     crop: Optional[list[int]] = None
     crop_on_objects: float = 0.0
+    output_prior: Optional[float] = None
     max_epochs: int = 100
     max_steps: Optional[int] = None
     max_time_s: Optional[float] = None

@@ -2,10 +2,11 @@
 
 Per epoch: a shuffled pass over the training samples (the global batch split evenly across ranks, gradients
 accumulated over ``train.accumulate`` micro-batches and averaged across ranks by DistributedDataParallel),
-then validation, early stopping, the learning-rate schedule (x ``lr_gamma`` every ``lr_every_epochs`` epochs)
-and checkpoints: ``<run>/checkpoints/last.pt`` every epoch (and every ``checkpoint_every_steps`` steps, and
-when a budget or a signal stops the run), ``best.pt`` whenever the monitored metric improves. Rank 0 logs
-(tqdm, TensorBoard) and writes; every rank waits at a barrier around each write.
+then validation, early stopping, the learning-rate schedule (``step``: x ``lr_gamma`` every
+``lr_every_epochs`` epochs; ``cosine``: decayed after every optimiser step, down to 0 at ``max_steps``) and
+checkpoints: ``<run>/checkpoints/last.pt`` every epoch (and every ``checkpoint_every_steps`` steps, and when
+a budget or a signal stops the run), ``best.pt`` whenever the monitored metric improves. Rank 0 logs (tqdm,
+TensorBoard) and writes; every rank waits at a barrier around each write.
 
 Online truncated BPTT (``train.tbptt_clips`` = n > 1): a training sample holds n consecutive clips; each clip
 is a micro-batch of its own, run from the recurrent state the previous clip of the same samples left
@@ -48,7 +49,7 @@ from record.train.checkpoints import (
     save_training_checkpoint,
 )
 from record.train.compose import resolved_dict, typed, validate_train_config
-from record.train.config import TrainRunConfig
+from record.train.config import TrainConfig, TrainRunConfig
 from record.train.crops import cropped
 from record.train.data import SampleGeometry, open_layout, sample_geometry, training_set, validation_set
 from record.train.early_stopping import EarlyStopping
@@ -140,6 +141,20 @@ def _loader(dataset: Dataset, batch_size: int, sampler: Sampler[int], workers: i
                       pin_memory=device.type == "cuda", generator=generator)
 
 
+def _lr_scheduler(optimizer: torch.optim.Optimizer,
+                  train: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    """``train.lr_schedule``: ``step`` (stepped once per epoch) or ``cosine`` (once per optimiser step)."""
+    if train.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=train.lr_every_epochs, gamma=train.lr_gamma)
+    total = train.max_steps
+    assert total is not None  # validate_train_config
+
+    def cosine(step: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+
+
 def _to_float(value: Any) -> float:
     return float(value.item()) if isinstance(value, torch.Tensor) else float(value)
 
@@ -184,8 +199,7 @@ class Trainer:
             self.network = DistributedDataParallel(self.runner, device_ids=device_ids)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr,
                                           weight_decay=train.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=train.lr_every_epochs,
-                                                         gamma=train.lr_gamma)
+        self.scheduler = _lr_scheduler(self.optimizer, train)
         self.scaler = self.amp.grad_scaler()
         self.early_stopping = EarlyStopping(train.early_stopping)
         self.progress = Progress()
@@ -202,7 +216,10 @@ class Trainer:
             return create_model(section.name, checkpoint=payload, **options)
         if section.checkpoint is not None:
             return create_model(section.name, checkpoint=section.checkpoint, **options)
-        return create_model(section.name, **options)
+        model = create_model(section.name, **options)
+        if self.config.train.output_prior is not None:
+            model.init_output_prior(self.config.train.output_prior)
+        return model
 
     def _build_data(self) -> RunData:
         """Training and validation sets of ``config.dataset`` (simulated first by rank 0 when synthetic)."""
@@ -380,6 +397,8 @@ class Trainer:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         progress.global_step += 1
+        if train.lr_schedule == "cosine":
+            self.scheduler.step()
         if progress.global_step % train.log_every_steps == 0:
             mean = dist.all_reduce_sum(torch.tensor([np.mean(losses)], dtype=torch.float64,
                                                     device=self.device))
@@ -410,7 +429,8 @@ class Trainer:
                 self._scalar(f"val/{name.removeprefix('val_')}", value, progress.global_step)
             shown = ", ".join(f"{name} {value:.4g}" for name, value in self.metrics.items())
             self._log(f"epoch {epoch}: {shown}{' (best)' if improved else ''}")
-        self.scheduler.step()
+        if train.lr_schedule == "step":
+            self.scheduler.step()
         progress.epoch += 1
         progress.batches_done = 0
         self._save(improved)

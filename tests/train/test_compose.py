@@ -128,6 +128,10 @@ def test_bad_overrides_raise_config_errors_naming_them(override: str, problem: s
     ("train.lr_gamma=1.5", "lr_gamma"),
     ("train.tbptt_clips=0", "tbptt_clips"),
     ("train.tbptt_clips=2 mode=buffer", "tbptt_clips.*mode=online"),
+    ("train.lr_schedule=linear", "lr_schedule.*linear"),
+    ("train.lr_schedule=cosine", "lr_schedule.*max_steps"),
+    ("train.output_prior=1.5", "output_prior.*1.5"),
+    ("train.output_prior=0", "output_prior"),
 ])
 def test_semantic_checks(override: str, problem: str) -> None:
     config = typed(compose_config("train", override.split()), TrainRunConfig)
