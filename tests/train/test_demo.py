@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 def test_demo_runs_the_whole_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
-    arguments = ["demo", "--out", str(out), "--minutes", "0.01", "--train-frames", "24", "--eval-frames", "12",
+    arguments = ["demo", "--out", str(out), "--steps", "2", "--train-frames", "64", "--eval-frames", "12",
                  "--threads", "1", "--no-progress"]
     assert record_main(arguments) == 0
     printed = capsys.readouterr().out
@@ -27,5 +27,5 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (out / "train" / "checkpoints" / "last.pt").is_file()
     assert any(path.suffix == ".gif" for path in (out / "evaluate" / "pictures").iterdir())
     # a second run reuses the simulated dataset
-    assert record_main([*arguments, "--minutes", "0.005"]) == 0
+    assert record_main([*arguments, "--steps", "1"]) == 0
     assert "simulate" not in capsys.readouterr().err
