@@ -5,7 +5,7 @@ Both models train with the same budget on the same synthetic ROD2021-layout data
 same order (online mode, loss on every frame; truncated BPTT: each sample is ``--tbptt-clips`` consecutive
 clips of ``--clip`` frames, the recurrent state carried from one clip into the next, so RECORD's state learns
 to run on streams of ``clip x tbptt_clips`` frames, not only from a zero state), the same number of optimiser
-steps, the same batch, maps and learning-rate schedule, so they see the same frames. Default recipe: whole
+steps (one per clip), the same batch, maps and learning-rate schedule, so they see the same frames. Default recipe: whole
 maps (no crops: objects stay in view for the whole sample, and GroupNorm sees the statistics of whole maps as
 at evaluation), batch 1, 4 clips of 16 frames per sample, output layer initialised to a 1 % prior, Adam at
 3e-3 decayed to 0 along a cosine over the budget. Both models are then evaluated online on the validation
@@ -20,8 +20,8 @@ score means the recurrent state drifts on long streams).
 The JSON also describes how hard single frames are: per annotated object, the peak magnitude near its bin over
 the frame's median magnitude (dB), and the share of objects less than 6 dB above it (lost in single frames).
 
-Usage: ``python benchmarks/synthetic_accuracy.py [--json] [--scenario temporal] [--steps 800] [--data DIR]``
-(about 35 minutes on 2 CPU cores).
+Usage: ``python benchmarks/synthetic_accuracy.py [--json] [--scenario temporal] [--steps 1200] [--data DIR]``
+(about 55 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--train-frames", type=int, default=480)
     parser.add_argument("--eval-frames", type=int, default=240)
     parser.add_argument("--valid-sequences", type=int, default=4, help="validation sequences (at most 4)")
-    parser.add_argument("--steps", type=int, default=800, help="optimiser steps per model")
+    parser.add_argument("--steps", type=int, default=1200, help="optimiser steps per model (a clip each)")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--clip", type=int, default=16, help="frames per training clip")
     parser.add_argument("--tbptt-clips", type=int, default=4,
