@@ -73,7 +73,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--output-prior", type=float, default=0.01, help="train.output_prior")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--buffer-check", action="store_true",
-                        help="also evaluate RECORD in buffer mode (diagnostic; ~8 min more)")
+                        help="also evaluate RECORD in buffer mode (diagnostic; ~10x the online evaluation)")
     return parser.parse_args()
 
 
