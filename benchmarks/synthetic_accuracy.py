@@ -57,7 +57,7 @@ def _arguments() -> argparse.Namespace:
                         help="dataset folder (default outputs/benchmarks/synthetic_<scenario>_<seed>)")
     parser.add_argument("--out", default="outputs/benchmarks/synthetic_accuracy", help="runs and evaluations")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed")
-    parser.add_argument("--train-sequences", type=int, default=6)
+    parser.add_argument("--train-sequences", type=int, default=12)
     parser.add_argument("--train-frames", type=int, default=480)
     parser.add_argument("--eval-frames", type=int, default=240)
     parser.add_argument("--valid-sequences", type=int, default=4, help="validation sequences (at most 4)")
@@ -71,6 +71,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--lr-schedule", default="cosine", help="train.lr_schedule (cosine: decays to 0)")
     parser.add_argument("--output-prior", type=float, default=0.01, help="train.output_prior")
+    parser.add_argument("--ema-decay", type=float, default=0.998,
+                        help="train.ema_decay (weight average evaluated); 0: evaluate the trained weights")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--buffer-check", action="store_true",
                         help="also evaluate RECORD in buffer mode (diagnostic; ~10x the online evaluation)")
@@ -127,6 +129,7 @@ def _train_and_evaluate(args: argparse.Namespace, root: Path, key: str) -> dict[
         f"train.batch_size={args.batch}", _crop(args), f"train.crop_on_objects={args.crop_on_objects}",
         f"train.lr={args.lr}", f"train.lr_schedule={args.lr_schedule}",
         f"train.output_prior={args.output_prior}",
+        f"train.ema_decay={args.ema_decay or 'null'}",
         f"train.max_steps={args.steps}", "train.max_epochs=100000",
         "train.val_every_epochs=0",
         "train.workers=1", "train.seed=1", f"train.progress={str(not args.json).lower()}",
@@ -190,6 +193,7 @@ def main() -> None:
                    "crop": [args.crop, args.crop] if args.crop else None,
                    "crop_on_objects": args.crop_on_objects,
                    "lr": args.lr, "lr_schedule": args.lr_schedule, "output_prior": args.output_prior,
+                   "ema_decay": args.ema_decay or None,
                    "mode": "online"},
         "data": {"root": str(root), "scenario": args.scenario, "seed": args.seed,
                  "train": [args.train_sequences, args.train_frames],

@@ -5,13 +5,17 @@ Written with :func:`record.models.save_checkpoint` (atomic; loadable with ``weig
     metadata: {"epoch", "global_step", "metrics", "config" (the resolved run config), "code_version", "kind"}
     extra["training"]: {"format_version", "optimizer", "scheduler", "grad_scaler", "progress",
                         "early_stopping", "rng" (one snapshot per rank), "world_size",
-                        "carried_state" (truncated BPTT: each rank's recurrent state between two clips)}
+                        "carried_state" (truncated BPTT: each rank's recurrent state between two clips),
+                        "trained_weights" (with ``train.ema_decay``: the trained weights, the checkpoint's
+                        model being their average; empty otherwise)}
 
 ``progress`` says where the run stands: ``epoch`` (0-based epoch in progress), ``global_step`` (optimiser
 steps done) and ``batches_done`` (micro-batches of that epoch already consumed by each rank), so a resumed run
 skips exactly the samples it has seen. With ``train.tbptt_clips`` > 1 a micro-batch is one clip of a sample
 and a run stopped between two clips of a sample keeps the recurrent state it carries (``carried_state``: per
-rank, the state tensors on the CPU; empty lists at a sample boundary; absent in older checkpoints).
+rank, the state tensors on the CPU; empty lists at a sample boundary; absent in older checkpoints). With
+``train.ema_decay`` the checkpoint's weights (what evaluation and export use) are the weight average and
+``trained_weights`` the weights the optimiser works on (absent in older checkpoints).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class TrainingState:
     rng: list[dict[str, Any]]
     world_size: int
     carried_state: list[list[Any]] = field(default_factory=list)
+    trained_weights: dict[str, Any] = field(default_factory=dict)
 
 
 def save_training_checkpoint(path: str | os.PathLike[str], model: StreamingModel, state: TrainingState, *,
@@ -96,9 +101,10 @@ def read_training_state(payload: Mapping[str, Any], where: str) -> TrainingState
         raise CheckpointError(describe(where, "unsupported training-state version", found=version,
                                        expected=TRAINING_FORMAT_VERSION))
     try:
-        fields = {name: training[name] for name in TrainingState.__dataclass_fields__
-                  if name != "carried_state"}
+        optional = ("carried_state", "trained_weights")
+        fields = {name: training[name] for name in TrainingState.__dataclass_fields__ if name not in optional}
         fields["carried_state"] = list(training.get("carried_state", []))
+        fields["trained_weights"] = dict(training.get("trained_weights", {}))
         fields["progress"] = Progress(**training["progress"])
         return TrainingState(**fields)
     except (KeyError, TypeError) as error:

@@ -102,6 +102,8 @@ def validate_train_config(config: TrainRunConfig) -> None:
     if train.output_prior is not None and not 0.0 < train.output_prior < 1.0:
         raise ConfigError(describe("train.output_prior", "must be a probability in (0, 1) or null",
                                    found=train.output_prior))
+    if train.ema_decay is not None and not 0.0 < train.ema_decay < 1.0:
+        raise ConfigError(describe("train.ema_decay", "must be in (0, 1) or null", found=train.ema_decay))
     if train.seed < 0 or train.val_every_epochs < 0 or train.workers < 0:
         raise ConfigError(f"train.seed, train.val_every_epochs and train.workers must be >= 0 "
                           f"(found {train.seed}, {train.val_every_epochs}, {train.workers})")

@@ -177,6 +177,9 @@ class TrainConfig:
             scores every object class at this probability (RetinaNet's prior initialisation; e.g. 0.01), not
             0.5: objects are sparse, and training then spends its first steps learning where they are rather
             than pushing every pixel down. None (published): the layers' default initialisation.
+        ema_decay: keep an exponential moving average of the weights with this decay per optimiser step
+            (e.g. 0.995: about the last 200 steps; :mod:`record.train.ema`); validation, early stopping and
+            the saved model use the average. None (published): the trained weights.
         max_epochs: epoch limit; max_steps / max_time_s: optional budgets in optimiser steps / seconds (the
             run stops after the step that reaches them and saves ``last.pt``).
         val_every_epochs: validate every N epochs (and at the last epoch); 0 = never.
@@ -206,6 +209,7 @@ class TrainConfig:
     crop: Optional[list[int]] = None
     crop_on_objects: float = 0.0
     output_prior: Optional[float] = None
+    ema_decay: Optional[float] = None
     max_epochs: int = 100
     max_steps: Optional[int] = None
     max_time_s: Optional[float] = None

@@ -53,6 +53,7 @@ from record.train.config import TrainConfig, TrainRunConfig
 from record.train.crops import cropped
 from record.train.data import SampleGeometry, open_layout, sample_geometry, training_set, validation_set
 from record.train.early_stopping import EarlyStopping
+from record.train.ema import WeightAverage
 from record.train.losses import frame_weights
 from record.train.runtime import (
     AmpPolicy,
@@ -180,6 +181,8 @@ class Trainer:
         resume_path = resolve_resume(train.resume, self.run_dir)
         payload = read_checkpoint(resume_path) if resume_path is not None else None
         self.model = self._build_model(payload).to(device)
+        # a resumed run's checkpoint weights are its average (when it kept one): the average restarts from them
+        self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay is not None else None
         self.task: Task = make_task(config.dataset.layout, config.model, self.model, config.loss)
         self.geometry = sample_geometry(config.dataset, train, self.mode)
         self.clips_per_sample = train.tbptt_clips
@@ -242,6 +245,8 @@ class Trainer:
         except (ValueError, KeyError, RuntimeError) as error:
             problem = f"optimiser state does not fit this run ({error})"
             raise CheckpointError(describe(where, problem)) from None
+        if state.trained_weights:
+            self.model.load_state_dict(state.trained_weights)
         self.early_stopping.load_state_dict(state.early_stopping)
         self.progress = state.progress
         if self.progress.history:
@@ -399,6 +404,8 @@ class Trainer:
         progress.global_step += 1
         if train.lr_schedule == "cosine":
             self.scheduler.step()
+        if self.average is not None:
+            self.average.update(self.model, progress.global_step)
         if progress.global_step % train.log_every_steps == 0:
             mean = dist.all_reduce_sum(torch.tensor([np.mean(losses)], dtype=torch.float64,
                                                     device=self.device))
@@ -437,6 +444,11 @@ class Trainer:
         return "early_stopping" if self.early_stopping.should_stop else None
 
     # -------------------------------------------------------- checkpoints
+    @property
+    def evaluated_model(self) -> StreamingModel:
+        """The weights a run validates and saves as its model: the average with ``train.ema_decay``."""
+        return self.average.module if self.average is not None else self.model
+
     def _save(self, improved: bool) -> None:
         """Write ``last.pt`` (and ``best.pt`` when ``improved``) on rank 0, with barriers on every rank."""
         rng = dist.all_gather_objects(capture_rng())
@@ -450,9 +462,10 @@ class Trainer:
                 grad_scaler=self.scaler.state_dict(), progress=self.progress,
                 early_stopping=self.early_stopping.state_dict(), rng=rng, world_size=self.info.world_size,
                 carried_state=carried_state,
+                trained_weights=self.model.state_dict() if self.average is not None else {},
             )
             for kind in ("last", "best") if improved else ("last",):
-                save_training_checkpoint(self.checkpoint_dir / f"{kind}.pt", self.model, state,
+                save_training_checkpoint(self.checkpoint_dir / f"{kind}.pt", self.evaluated_model, state,
                                          config=self.resolved, metrics=self.metrics,
                                          code_version=self.code_version, kind=kind)
         dist.barrier()
@@ -463,14 +476,16 @@ class Trainer:
         """Validation metrics, summed over ranks: ``val_loss``; CARRADA also per-view precision and mIoU and
         ``val_global_precision`` (mean precision over the output views)."""
         assert self.validation is not None
-        self.model.eval()
+        model = self.evaluated_model
+        model.eval()
         tally = SegmentationTally(self.task.output_views) if self.task.layout == "carrada" else None
         totals = torch.zeros(2, dtype=torch.float64)
-        for loss, count, logits, targets in self._validation_losses():
+        for loss, count, logits, targets in self._validation_losses(model):
             totals += torch.tensor([loss * count, count], dtype=torch.float64)
             if tally is not None:
                 tally.add(logits, targets)
-        self.model.train()
+        if self.average is None:
+            self.model.train()
         totals = dist.all_reduce_sum(totals.to(self.device)).cpu()
         metrics = {"val_loss": float(totals[0] / totals[1]) if totals[1] else math.nan}
         if tally is not None:
@@ -485,8 +500,9 @@ class Trainer:
             metrics["val_global_precision"] = float(np.mean(precisions))
         return metrics
 
-    def _validation_losses(self) -> Iterator[tuple[float, int, ViewTensors, ViewTensors]]:
-        """(mean loss, samples, logits, targets) per validation batch (buffer) or frame (online) of a rank."""
+    def _validation_losses(self, model: StreamingModel) -> Iterator[tuple[float, int, ViewTensors, ViewTensors]]:
+        """(mean loss, samples, logits, targets) of ``model`` per validation batch (buffer) or frame (online)
+        of a rank."""
         assert self.validation is not None
         train, world, rank = self.config.train, self.info.world_size, self.info.rank
         if self.mode == "buffer":
@@ -496,7 +512,8 @@ class Trainer:
             for batch in loader:
                 targets = self.task.targets(batch, self.device)
                 with self.amp.autocast():
-                    logits = self.task.outputs(self.runner(self.task.inputs(batch, self.device)))
+                    inputs = self.task.inputs(batch, self.device)
+                    logits = self.task.outputs(ClipRunner(model, "buffer")(inputs))
                 loss = self.task.frame_loss(logits, targets)
                 yield _to_float(loss), next(iter(targets.values())).shape[0], logits, targets
             return
@@ -505,7 +522,7 @@ class Trainer:
         mine = stream.sequence_names[rank::world]
         sampler = IndexSampler([i for name in mine for i in stream.samples_of(name)])
         loader = _loader(stream, 1, sampler, train.workers, train.seed, self.device)
-        runner = StreamRunner(self.model, "online")
+        runner = StreamRunner(model, "online")
         for batch, logits in stream_outputs(runner, loader, self.task, self.device, self.amp.autocast):
             targets = self.task.targets(batch, self.device)
             yield _to_float(self.task.frame_loss(logits, targets)), 1, logits, targets

@@ -132,6 +132,7 @@ def test_bad_overrides_raise_config_errors_naming_them(override: str, problem: s
     ("train.lr_schedule=cosine", "lr_schedule.*max_steps"),
     ("train.output_prior=1.5", "output_prior.*1.5"),
     ("train.output_prior=0", "output_prior"),
+    ("train.ema_decay=1.0", "ema_decay.*1.0"),
 ])
 def test_semantic_checks(override: str, problem: str) -> None:
     config = typed(compose_config("train", override.split()), TrainRunConfig)
