@@ -57,7 +57,7 @@ def _arguments() -> argparse.Namespace:
                         help="dataset folder (default outputs/benchmarks/synthetic_<scenario>_<seed>)")
     parser.add_argument("--out", default="outputs/benchmarks/synthetic_accuracy", help="runs and evaluations")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed")
-    parser.add_argument("--train-sequences", type=int, default=12)
+    parser.add_argument("--train-sequences", type=int, default=6)
     parser.add_argument("--train-frames", type=int, default=480)
     parser.add_argument("--eval-frames", type=int, default=240)
     parser.add_argument("--valid-sequences", type=int, default=4, help="validation sequences (at most 4)")
@@ -71,8 +71,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--lr-schedule", default="cosine", help="train.lr_schedule (cosine: decays to 0)")
     parser.add_argument("--output-prior", type=float, default=0.01, help="train.output_prior")
-    parser.add_argument("--ema-decay", type=float, default=0.998,
-                        help="train.ema_decay (weight average evaluated); 0: evaluate the trained weights")
+    parser.add_argument("--ema-decay", type=float, default=0.0,
+                        help="train.ema_decay (the weight average is evaluated); 0: the trained weights")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--buffer-check", action="store_true",
                         help="also evaluate RECORD in buffer mode (diagnostic; ~10x the online evaluation)")
