@@ -13,6 +13,7 @@ from train_helpers import state_dicts_equal
 from record.errors import ConfigError
 from record.models import read_checkpoint
 from record.train import distributed as dist
+from record.train.checkpoints import read_training_state
 from record.train.compose import compose_config, resolved_dict, typed
 from record.train.config import TrainRunConfig
 from record.train.ema import WeightAverage
@@ -98,3 +99,17 @@ def test_interrupted_and_resumed_equals_uninterrupted(tiny_run_overrides: Callab
     assert state_dicts_equal(expected["state_dict"], found["state_dict"])
     assert state_dicts_equal(expected["extra"]["training"]["trained_weights"],
                              found["extra"]["training"]["trained_weights"])
+
+
+def test_checkpoints_written_before_averaging_existed_still_resume(
+        tiny_run_overrides: Callable[..., list[str]], tmp_path: Path) -> None:
+    run = train(compose_config("train", tiny_run_overrides("train.max_steps=1", *BUDGET)))
+    payload = dict(read_checkpoint(run.last_checkpoint))
+    payload["extra"] = {"training": {k: v for k, v in payload["extra"]["training"].items()
+                                     if k != "trained_weights"}}
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    assert read_training_state(payload, str(old)).trained_weights == {}
+    resumed = train(compose_config("train", tiny_run_overrides("train.max_steps=2", *BUDGET, f"train.resume={old}",
+                                                               run_dir=tmp_path / "resumed")))
+    assert resumed.progress.global_step == 2
