@@ -15,7 +15,6 @@ model; the trained weights travel in the checkpoint's training state, for resumi
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from typing import Generic, TypeVar
 
 import torch
@@ -61,7 +60,3 @@ class WeightAverage(Generic[ModuleT]):
                 average.lerp_(value.to(average.dtype), 1.0 - decay)
             else:
                 average.copy_(value)
-
-    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
-        """Restore the average (e.g. the weights of a resumed checkpoint)."""
-        self.module.load_state_dict(state)
