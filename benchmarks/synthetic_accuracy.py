@@ -5,10 +5,11 @@ Both models train with the same budget on the same synthetic ROD2021-layout data
 same order (online mode, loss on every frame; truncated BPTT: each sample is ``--tbptt-clips`` consecutive
 clips of ``--clip`` frames, the recurrent state carried from one clip into the next, so RECORD's state learns
 to run on streams of ``clip x tbptt_clips`` frames, not only from a zero state), the same number of optimiser
-steps (one per clip), the same batch, maps and learning-rate schedule, so they see the same frames. Default recipe: whole
-maps (no crops: objects stay in view for the whole sample, and GroupNorm sees the statistics of whole maps as
-at evaluation), batch 1, 4 clips of 16 frames per sample, output layer initialised to a 1 % prior, Adam at
-3e-3 decayed to 0 along a cosine over the budget. Both models are then evaluated online on the validation
+steps (one per clip), the same batch, maps and learning-rate schedule, so they see the same frames. Default
+recipe: 6 training sequences, whole maps (no crops: objects stay in view for the whole sample, and GroupNorm
+sees the statistics of whole maps as at evaluation), batch 1, 4 clips of 16 frames per sample, output layer
+initialised to a 1 % prior, Adam at 3e-3 decayed to 0 along a cosine over the budget, no weight average
+(``--ema-decay`` evaluates one). Both models are then evaluated online on the validation
 sequences with the published ROD2021 post-processing (peak threshold 0.3) and OLS AP / AR. The no-LSTM
 model's ``step`` has no state: it sees one frame at a time.
 

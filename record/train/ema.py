@@ -6,10 +6,10 @@ After every optimiser step the averaged copy moves toward the trained weights::
     average = decay_t * average + (1 - decay_t) * weights
 
 over every floating-point parameter and buffer (normalisation statistics included); integer buffers are
-copied. With a small batch and a high learning rate the trained weights jump from step to step, and so do the
-confidences a detector outputs: the average keeps the trend and evens out the last steps' noise (timm's
-``ModelEmaV2``, the YOLO trainers' ``ModelEMA``). The averaged weights are what a run validates and saves as its
-model; the trained weights travel in the checkpoint's training state, for resuming.
+copied. With a small batch and a high learning rate the trained weights jump from step to step, and so do
+the confidences a detector outputs: the average keeps the trend and evens out the last steps' noise (timm's
+``ModelEmaV2``, the YOLO trainers' ``ModelEMA``). The averaged weights are what a run validates and saves as
+its model; the trained weights travel in the checkpoint's training state, for resuming.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from typing import Generic, TypeVar
 
 import torch
 from torch import nn
-
-from record.errors import ConfigError, describe
 
 __all__ = ["WeightAverage"]
 
@@ -35,12 +33,11 @@ class WeightAverage(Generic[ModuleT]):
 
     Args:
         model: the trained model (its current weights start the average).
-        decay: the average's decay per optimiser step in (0, 1); it remembers about ``1 / (1 - decay)`` steps.
+        decay: the average's decay per optimiser step in (0, 1) (``train.ema_decay``, range-checked by
+            :func:`record.train.compose.validate_train_config`); it remembers about ``1 / (1 - decay)`` steps.
     """
 
     def __init__(self, model: ModuleT, decay: float) -> None:
-        if not 0.0 < decay < 1.0:
-            raise ConfigError(describe("train.ema_decay", "must be in (0, 1) or null", found=decay))
         self.decay = decay
         self.module: ModuleT = copy.deepcopy(model).eval()
         self.module.requires_grad_(False)

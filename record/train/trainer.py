@@ -181,7 +181,7 @@ class Trainer:
         resume_path = resolve_resume(train.resume, self.run_dir)
         payload = read_checkpoint(resume_path) if resume_path is not None else None
         self.model = self._build_model(payload).to(device)
-        # a resumed run's checkpoint weights are its average (when it kept one): the average restarts from them
+        # a resumed run's checkpoint weights are its average (when it kept one): the average goes on from them
         self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay is not None else None
         self.task: Task = make_task(config.dataset.layout, config.model, self.model, config.loss)
         self.geometry = sample_geometry(config.dataset, train, self.mode)
@@ -500,7 +500,8 @@ class Trainer:
             metrics["val_global_precision"] = float(np.mean(precisions))
         return metrics
 
-    def _validation_losses(self, model: StreamingModel) -> Iterator[tuple[float, int, ViewTensors, ViewTensors]]:
+    def _validation_losses(self, model: StreamingModel
+                           ) -> Iterator[tuple[float, int, ViewTensors, ViewTensors]]:
         """(mean loss, samples, logits, targets) of ``model`` per validation batch (buffer) or frame (online)
         of a rank."""
         assert self.validation is not None
@@ -509,11 +510,11 @@ class Trainer:
             sampler = IndexSampler(list(range(len(self.validation)))[rank::world])  # type: ignore[arg-type]
             loader = _loader(self.validation, self.batch_per_rank, sampler, train.workers, train.seed,
                              self.device)
+            window_runner = ClipRunner(model, "buffer")
             for batch in loader:
                 targets = self.task.targets(batch, self.device)
                 with self.amp.autocast():
-                    inputs = self.task.inputs(batch, self.device)
-                    logits = self.task.outputs(ClipRunner(model, "buffer")(inputs))
+                    logits = self.task.outputs(window_runner(self.task.inputs(batch, self.device)))
                 loss = self.task.frame_loss(logits, targets)
                 yield _to_float(loss), next(iter(targets.values())).shape[0], logits, targets
             return
