@@ -23,7 +23,7 @@ from record.models._checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from record.models._factory import convert_checkpoint, create_model
+from record.models._factory import convert_checkpoint, create_model, load_checkpoint_model
 from record.models._registry import list_models, model_entrypoint, register_model
 from record.models.configs import MVRecordConfig, RecordConfig, RecordNoLstmConfig
 from record.models.export import StepModule
@@ -47,6 +47,7 @@ __all__ = [
     "convert_checkpoint",
     "create_model",
     "list_models",
+    "load_checkpoint_model",
     "model_entrypoint",
     "official_to_project_key",
     "prepare_for_inference",

@@ -1,11 +1,12 @@
-"""``create_model`` (timm style) and ``convert_checkpoint``."""
+"""``create_model`` (timm style), ``convert_checkpoint`` and ``load_checkpoint_model``."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from record.errors import CheckpointError, ConfigError
+from record.errors import CheckpointError, ConfigError, describe
 from record.models._base import StreamingModel
 from record.models._checkpoint import (
     CheckpointSource,
@@ -20,7 +21,7 @@ from record.models._checkpoint import (
 )
 from record.models._registry import model_entrypoint
 
-__all__ = ["convert_checkpoint", "create_model"]
+__all__ = ["convert_checkpoint", "create_model", "load_checkpoint_model"]
 
 
 def create_model(name: str, checkpoint: CheckpointSource | None = None, *, trusted: bool = False,
@@ -88,3 +89,19 @@ def convert_checkpoint(
     if destination is None:
         return checkpoint_payload(model, metadata=metadata)
     return save_checkpoint(model, destination, metadata=metadata)
+
+
+def load_checkpoint_model(checkpoint: str | os.PathLike[str]) -> tuple[StreamingModel, Mapping[str, Any]]:
+    """The model of a project checkpoint (its stored name and config, on the CPU, in eval mode) and the
+    checkpoint dict.
+
+    Raises:
+        CheckpointError: unreadable file or a checkpoint without a model name (not written by this project).
+    """
+    payload = read_checkpoint(checkpoint)
+    name = payload.get("model")
+    if not isinstance(name, str):
+        expected = "a checkpoint of record train or record convert-checkpoint"
+        problem = "not a project checkpoint (no model name)"
+        raise CheckpointError(describe(checkpoint, problem, expected=expected))
+    return create_model(name, checkpoint=payload).eval(), payload

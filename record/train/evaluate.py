@@ -36,12 +36,12 @@ from record.data.rod2021 import Rod2021Layout
 from record.data.rod2021_files import read_annotations, write_detections
 from record.data.synth_common import atomic_directory
 from record.detections import ObjectTable
-from record.errors import CheckpointError, ConfigError, describe
+from record.errors import ConfigError, describe
 from record.eval.carrada import PREDICTION_FILES, ConfusionAccumulator
 from record.eval.postprocess import PostProcessConfig, decode_confmaps
 from record.eval.rod2021 import score_rod2021
 from record.fileio import atomic_write_json
-from record.models import StreamingModel, create_model, read_checkpoint
+from record.models import StreamingModel, load_checkpoint_model
 from record.models.inference import prepare_for_inference
 from record.sensors import CARRADA, ROD2021
 from record.train.compose import compose_config, typed
@@ -54,8 +54,8 @@ from record.train.config import (
     TrainRunConfig,
 )
 from record.train.data import frame_stream, open_layout, split_sequences
+from record.train.environment import configure_threads, select_device
 from record.train.pictures import FramePanels, Panel, save_gif, save_strip
-from record.train.runtime import configure_threads, select_device
 from record.train.synthetic import ensure_dataset
 from record.train.tasks import CONFMAP, Task, make_task
 from record.train.temporal import StreamRunner, check_mode, stream_outputs
@@ -104,21 +104,12 @@ def _model_section(name: str, trained: Mapping[str, Any] | None) -> ModelSection
 
 
 def load_model(checkpoint: str, device: torch.device) -> tuple[StreamingModel, Mapping[str, Any]]:
-    """The checkpoint's model in eval mode on ``device`` and the checkpoint dict.
-
-    Raises:
-        CheckpointError: unreadable file or a checkpoint without a model name (not written by this project).
-    """
-    payload = read_checkpoint(checkpoint)
-    name = payload.get("model")
-    if not isinstance(name, str):
-        expected = "a checkpoint of record train or record convert-checkpoint"
-        problem = "not a project checkpoint (no model name)"
-        raise CheckpointError(describe(checkpoint, problem, expected=expected))
-    model = create_model(name, checkpoint=payload).to(device)
+    """The checkpoint's model in eval mode on ``device`` (channels-last on the CPU) and the checkpoint dict."""
+    model, payload = load_checkpoint_model(checkpoint)
+    model = model.to(device)
     if device.type == "cpu":
         prepare_for_inference(model)
-    return model.eval(), payload
+    return model, payload
 
 
 # ------------------------------------------------------------ streams

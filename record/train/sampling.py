@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from record.train.runtime import seeded_torch
+from record.train.environment import seeded_torch
 
 __all__ = ["IndexSampler", "ResumableSampler", "SeededItems"]
 

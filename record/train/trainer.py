@@ -40,6 +40,7 @@ from record.data.base import SequenceDataset
 from record.errors import CheckpointError, ConfigError, describe
 from record.fileio import atomic_write_text
 from record.models import StreamingModel, create_model, read_checkpoint
+from record.provenance import code_version
 from record.train import distributed as dist
 from record.train.checkpoints import (
     Progress,
@@ -54,16 +55,15 @@ from record.train.crops import cropped
 from record.train.data import SampleGeometry, open_layout, sample_geometry, training_set, validation_set
 from record.train.early_stopping import EarlyStopping
 from record.train.ema import WeightAverage
-from record.train.losses import frame_weights
-from record.train.runtime import (
+from record.train.environment import (
     AmpPolicy,
     capture_rng,
-    code_version,
     configure_threads,
     restore_rng,
     seed_everything,
     select_device,
 )
+from record.train.losses import frame_weights
 from record.train.sampling import IndexSampler, ResumableSampler, SeededItems
 from record.train.synthetic import ensure_dataset
 from record.train.tasks import SegmentationTally, Task, make_task

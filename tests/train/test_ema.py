@@ -16,7 +16,7 @@ from record.train.checkpoints import read_training_state
 from record.train.compose import compose_config, resolved_dict, typed
 from record.train.config import TrainRunConfig
 from record.train.ema import WeightAverage
-from record.train.runtime import seed_everything
+from record.train.environment import seed_everything
 from record.train.trainer import Trainer, train
 
 BUDGET = ("train.val_every_epochs=0", "train.max_epochs=2")

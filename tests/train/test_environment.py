@@ -14,8 +14,9 @@ from torch.utils.data import Dataset
 
 from record.errors import CheckpointError, ConfigError
 from record.models import read_checkpoint
+from record.provenance import code_version
 from record.train.compose import compose_config
-from record.train.runtime import AmpPolicy, capture_rng, code_version, restore_rng, select_device
+from record.train.environment import AmpPolicy, capture_rng, restore_rng, select_device
 from record.train.trainer import RunData, train
 
 

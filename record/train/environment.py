@@ -1,14 +1,11 @@
-"""Per-process settings of a run: device, mixed precision, seeds, RNG snapshots, CPU tuning, code version."""
+"""Per-process settings of a training run: device, mixed precision, seeds, RNG snapshots, CPU threads."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import random
-import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +17,6 @@ __all__ = [
     "AMP_CHOICES",
     "AmpPolicy",
     "capture_rng",
-    "code_version",
     "configure_threads",
     "restore_rng",
     "seed_everything",
@@ -147,28 +143,6 @@ def restore_rng(state: Mapping[str, Any], where: str) -> None:
             torch.cuda.set_rng_state_all(cuda)
     except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
         raise CheckpointError(describe(where, f"unreadable RNG state ({error})")) from None
-
-
-def code_version() -> dict[str, str | None]:
-    """Package version and, in a git checkout, the commit (``+dirty`` when tracked files are modified)."""
-    try:
-        version: str | None = importlib.metadata.version("record-radar")
-    except importlib.metadata.PackageNotFoundError:
-        version = None
-    return {"package": version, "git_commit": _git_commit(Path(__file__).resolve().parent)}
-
-
-def _git_commit(folder: Path) -> str | None:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10,
-                              check=True).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
 
 
 @contextlib.contextmanager
