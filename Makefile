@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -n 2
 DEMO_OUT ?= outputs/demo
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup ros demo test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip >/dev/null
 	$(PY) -m pip install $(TORCH_SPEC)
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,ros,ros-build]'
+	bash tools/build_vision_msgs.sh $(VENV)
 	touch $(STAMP)
+
+# ROS 2 (PyPI wheels) + vision_msgs built into the venv; rebuilds vision_msgs only when its sources changed.
+# Needs cmake, make, gcc and g++ (Debian: apt-get install cmake make gcc g++).
+ros: $(STAMP)
+	bash tools/build_vision_msgs.sh $(VENV)
 
 demo: $(STAMP)
 	$(VENV)/bin/record demo --out $(DEMO_OUT)
