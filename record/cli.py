@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("record.eval.commands:score_main", "score saved predictions (`record score rod2021|carrada ...`)"),
     "train": ("record.train.commands:train_main", "train a model (Hydra overrides: dataset=... model=... mode=...)"),
     "evaluate": ("record.train.commands:evaluate_main", "evaluate a checkpoint online over a dataset (Hydra overrides)"),
+    "export": ("record.runtime.commands:export_main", "export the online step to ONNX (explicit state) or TensorRT"),
+    "parity": ("record.runtime.commands:parity_main", "compare runtime backends closed-loop on one sequence"),
 }
 
 
