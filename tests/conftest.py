@@ -22,6 +22,18 @@ def official_record_dir() -> Path:
     return path
 
 
+#: A record_rod2021 trained on the simulated ROD2021 data (see tests/fixtures/trained/PROVENANCE.md).
+TRAINED_ROD2021 = FIXTURES / "trained" / "record_rod2021_demo.pt"
+
+
+@pytest.fixture(scope="session")
+def trained_rod2021_checkpoint() -> Path:
+    """A small record_rod2021 checkpoint that detects the simulated road users (runtime and ROS tests)."""
+    if not TRAINED_ROD2021.is_file():
+        pytest.skip(f"trained fixture checkpoint missing: {TRAINED_ROD2021}")
+    return TRAINED_ROD2021
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _flush_denormals() -> None:
     """Recurrent states decay towards zero; denormal arithmetic slows x86 CPUs sharply."""

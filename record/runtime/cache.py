@@ -26,10 +26,10 @@ def is_onnx(source: str | os.PathLike[str]) -> bool:
 def onnx_for_source(source: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
                     fp16: bool = False, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """``source`` itself when it is an ONNX file, else the (cached) export of the checkpoint ``source``."""
-    from record.runtime.export import export_onnx
-
     if is_onnx(source):
         return Path(source)
+    from record.runtime.export import export_onnx  # imports torch: only when there is something to export
+
     checkpoint = Path(source)
     if not checkpoint.is_file():
         raise CheckpointError(describe(checkpoint, "checkpoint file not found"))

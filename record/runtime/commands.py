@@ -93,8 +93,11 @@ def _parity_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=_size, default=None, help="CPU threads per backend")
     parser.add_argument("--every", type=_size, default=20, help="print every N-th step (default 20)")
     parser.add_argument("--atol", type=float, default=None,
-                        help="exit with status 1 when a score or state differs by more than this, or a step's "
-                             "detections disagree")
+                        help="exit with status 1 when a score differs by more than this, or a step's detections "
+                             "disagree")
+    parser.add_argument("--state-rtol", type=float, default=None,
+                        help="exit with status 1 when a state differs by more than this fraction of the state's "
+                             "magnitude")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     return parser
 
@@ -126,9 +129,7 @@ def parity_main(argv: Sequence[str]) -> int:
         frames = synthetic_frames(spec, args.steps, seed=args.seed)
     report = run_parity(runtimes, frames, args.steps)
     print(json.dumps(report.to_dict()) if args.json else report.table(args.every))
-    if args.atol is None:
-        return 0
     worst = [p.worst() for p in report.compared]
-    failed = any(w["score_max_abs"] > args.atol or w["state_max_abs"] > args.atol or w["min_agreement"] < 1.0
-                 for w in worst)
+    failed = any((args.atol is not None and (w["score_max_abs"] > args.atol or w["min_agreement"] < 1.0))
+                 or (args.state_rtol is not None and w["state_max_rel"] > args.state_rtol) for w in worst)
     return 1 if failed else 0

@@ -1,8 +1,15 @@
 """Closed-loop parity of runtimes: the same frames through every backend, each feeding back its own state.
 
 Per step and backend, against the reference (the first backend): the largest absolute difference of the scores
-and of the state tensors, and agreement at the level users see: ROD2021 detections (peaks, classes and
-positions after the published post-processing) or CARRADA label maps (per-pixel argmax).
+and of the state tensors, the state difference relative to the state's magnitude, and agreement at the level
+users see: ROD2021 detections (peaks, classes and positions after the published post-processing) or CARRADA
+label maps (per-pixel argmax).
+
+RECORD's cell states are not bounded (LeakyReLU, not tanh): a trained ROD2021 model's reach several hundred,
+where one float32 rounding step is 3-6e-5, and closed-loop feedback amplifies per-step rounding. Two correct
+float32 implementations therefore drift apart in absolute state values over hundreds of frames (PyTorch in
+NCHW and in channels-last layout, against float64: 0.02 at magnitude 800 after 150 frames) while their scores
+stay within 1e-5; the relative figure is the one to read for states.
 """
 
 from __future__ import annotations
@@ -56,11 +63,13 @@ class BackendParity:
     backend: str
     score_max_abs: list[float] = field(default_factory=list)
     state_max_abs: list[float] = field(default_factory=list)
+    state_max_rel: list[float] = field(default_factory=list)
     agreement: list[float] = field(default_factory=list)
 
     def worst(self) -> dict[str, float]:
         return {"score_max_abs": max(self.score_max_abs, default=0.0),
                 "state_max_abs": max(self.state_max_abs, default=0.0),
+                "state_max_rel": max(self.state_max_rel, default=0.0),
                 "min_agreement": min(self.agreement, default=1.0),
                 "steps_fully_agreeing": int(np.sum(np.asarray(self.agreement) == 1.0))}
 
@@ -80,24 +89,24 @@ class ParityReport:
                 "reference_detections": self.detections,
                 "backends": {p.backend: {**p.worst(), "per_step": {
                     "score_max_abs": p.score_max_abs, "state_max_abs": p.state_max_abs,
-                    "agreement": p.agreement}} for p in self.compared}}
+                    "state_max_rel": p.state_max_rel, "agreement": p.agreement}} for p in self.compared}}
 
     def table(self, every: int = 20) -> str:
         """Per-step lines (every ``every`` steps and the last) and each backend's worst values."""
         lines = [f"parity of {self.model} against {self.reference}, {self.steps} closed-loop steps"]
-        header = f"{'step':>6}" + "".join(f" | {p.backend:>12} score  state  agree" for p in self.compared)
-        lines.append(header)
+        columns = "  score abs  state abs  state rel   agree"
+        lines.append(f"{'step':>6}" + "".join(f" | {p.backend}:{columns}" for p in self.compared))
         for step in range(self.steps):
             if step % every and step != self.steps - 1:
                 continue
-            cells = "".join(f" | {p.score_max_abs[step]:18.2e} {p.state_max_abs[step]:6.0e} {p.agreement[step]:6.3f}"
-                            for p in self.compared)
+            cells = "".join(f" | {'':>{len(p.backend) + 1}}{p.score_max_abs[step]:11.2e}{p.state_max_abs[step]:11.2e}"
+                            f"{p.state_max_rel[step]:11.2e}{p.agreement[step]:8.4f}" for p in self.compared)
             lines.append(f"{step:>6}{cells}")
         for p in self.compared:
             worst = p.worst()
-            lines.append(f"worst {p.backend}: scores {worst['score_max_abs']:.3e}, states "
-                         f"{worst['state_max_abs']:.3e}, agreement min {worst['min_agreement']:.4f} "
-                         f"({worst['steps_fully_agreeing']}/{self.steps} steps identical)")
+            lines.append(f"worst {p.backend}: scores {worst['score_max_abs']:.3e}, states {worst['state_max_abs']:.3e} "
+                         f"({worst['state_max_rel']:.3e} of their magnitude), agreement min "
+                         f"{worst['min_agreement']:.4f} ({worst['steps_fully_agreeing']}/{self.steps} steps identical)")
         lines.append(f"reference detections / labelled frames: {self.detections}")
         return "\n".join(lines)
 
@@ -125,11 +134,14 @@ def run_parity(runtimes: Mapping[str, StreamingRuntime], frames: Iterable[Frames
             break
         expected = reference.step(frame)
         expected_state = reference.read_state()
+        magnitude = max((float(np.max(np.abs(v))) for v in expected_state.values() if v.size), default=0.0)
         detections += _count(spec, expected)
         for parity, (_, runtime) in zip(compared, others):
             scores = runtime.step(frame)
             parity.score_max_abs.append(_max_abs(expected, scores))
-            parity.state_max_abs.append(_max_abs(expected_state, runtime.read_state()))
+            state_error = _max_abs(expected_state, runtime.read_state())
+            parity.state_max_abs.append(state_error)
+            parity.state_max_rel.append(state_error / magnitude if magnitude > 0 else state_error)
             parity.agreement.append(detection_agreement(spec, expected, scores))
         done += 1
     return ParityReport(spec.model, reference_name, done, detections, compared)
