@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("record.train.commands:evaluate_main", "evaluate a checkpoint online over a dataset (Hydra overrides)"),
     "export": ("record.runtime.commands:export_main", "export the online step to ONNX (explicit state) or TensorRT"),
     "parity": ("record.runtime.commands:parity_main", "compare runtime backends closed-loop on one sequence"),
+    "replay": ("record.ros.commands:replay_main", "run the ROS node's detector core over a rosbag2 bag, no DDS"),
+    "play": ("record.ros.commands:play_main", "publish a rosbag2 bag's topics over rclpy (ros2 bag play stand-in)"),
 }
 
 

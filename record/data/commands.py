@@ -1,4 +1,8 @@
-"""Command-line entry points of :mod:`record.data`: ``record data check`` and ``record simulate``."""
+"""Command-line entry points of :mod:`record.data`: ``record data check`` and ``record simulate``.
+
+``record simulate --bag OUT_BAG`` writes one simulated sequence as a rosbag2 recording of raw ADC frames with
+ground truth instead of a dataset (:func:`record.ros.recordings.simulate_bag`).
+"""
 
 from __future__ import annotations
 
@@ -58,11 +62,26 @@ def _simulate_parser() -> argparse.ArgumentParser:
         prog="record simulate",
         description="Write a complete synthetic dataset in the ROD2021 or CARRADA layout (simulator + signal chain). "
         "Defaults: ROD2021 4 train x 480 frames, 2 valid and 2 test x 240; CARRADA 3 train, 1 validation, 1 test "
-        "x 64 frames. The dataset is built beside DIR and renamed onto it when complete.",
+        "x 64 frames. The dataset is built beside DIR and renamed onto it when complete. "
+        "With --bag instead of --out: one simulated sequence as a rosbag2 recording of raw ADC frames "
+        "(/radar/adc, sensor_msgs/Image, frame id radar, stamped every frame period) with its ground truth "
+        "(/radar/ground_truth, vision_msgs/Detection3DArray); --frames gives its length (default 90).",
     )
     parser.add_argument("--layout", choices=LAYOUTS, required=True)
-    parser.add_argument(
-        "--out", required=True, help="destination folder (ROD2021 data root; CARRADA: holds Carrada/)"
+    parser.add_argument("--out", help="destination folder (ROD2021 data root; CARRADA: holds Carrada/)")
+    bag = parser.add_argument_group("rosbag2 recording (--bag)")
+    bag.add_argument("--bag", metavar="OUT_BAG", help="write a rosbag2 recording here instead of a dataset")
+    bag.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3", help="bag storage (default sqlite3)")
+    bag.add_argument(
+        "--scenario", default="default", help="simulator scenario: default, clear or temporal (default: default)"
+    )
+    bag.add_argument(
+        "--adc-encoding", choices=("32FC2", "16SC2"), default="32FC2",
+        help="raw ADC as complex float32 or complex int16 counts (ROD2021 only; default 32FC2)",
+    )
+    bag.add_argument(
+        "--kept-loops", action="store_true",
+        help="ROD2021: only the 4 kept chirp loops per frame (default: all 255, as the sensor sends them)",
     )
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     parser.add_argument("--train-sequences", type=int, help="sequences in the train split")
@@ -95,13 +114,38 @@ def _sizes(args: argparse.Namespace, defaults: dict[str, SplitSize]) -> dict[str
     }
 
 
+def _simulate_bag(parser: argparse.ArgumentParser, args: argparse.Namespace, progress: bool) -> int:
+    from record.ros.recordings import simulate_bag
+
+    dataset_only = ("train_sequences", "valid_sequences", "test_sequences", "eval_frames", "plain", "rad")
+    given = [f"--{name.replace('_', '-')}" for name in dataset_only if getattr(args, name) not in (None, False)]
+    if given:
+        parser.error(f"{', '.join(given)}: dataset options, not for --bag")
+    path = simulate_bag(
+        args.bag, args.layout, frames=90 if args.frames is None else args.frames, seed=args.seed,
+        storage=args.storage, scenario=args.scenario, adc_encoding=args.adc_encoding,
+        all_loops=not args.kept_loops, overwrite=args.overwrite, progress=progress and sys.stderr.isatty(),
+    )
+    print(f"wrote {args.layout} bag: {Path(path).absolute()}")
+    return 0
+
+
 def simulate_main(argv: list[str]) -> int:
     """``record simulate --layout {rod2021,carrada} --out DIR [options]``: 0 when written (and checked)."""
     from record.data.synth_carrada import CarradaSynthConfig, write_carrada
     from record.data.synth_rod2021 import Rod2021SynthConfig, write_rod2021
 
-    args = _simulate_parser().parse_args(argv)
+    parser = _simulate_parser()
+    args = parser.parse_args(argv)
     progress = not args.no_progress
+    if (args.out is None) == (args.bag is None):
+        parser.error("give exactly one of --out DIR (dataset) and --bag OUT_BAG (rosbag2 recording)")
+    if args.bag is not None:
+        return _simulate_bag(parser, args, progress)
+    defaults = {"storage": "sqlite3", "scenario": "default", "adc_encoding": "32FC2", "kept_loops": False}
+    given = [f"--{name.replace('_', '-')}" for name, value in defaults.items() if getattr(args, name) != value]
+    if given:
+        parser.error(f"{', '.join(given)}: options of --bag recordings")
     if args.layout == "rod2021":
         base = Rod2021SynthConfig()
         sizes = _sizes(args, {"train": base.train, "valid": base.valid, "test": base.test})

@@ -2,6 +2,10 @@
 
 * ``record score rod2021 --gt GT_DIR --dets DET_DIR [--json]``: ``<SEQ>.txt`` annotation files against
   ``<SEQ>.txt`` submission files (cruw-devkit AP / AR, per class and per sequence).
+* ``record score rod2021 --bag BAG [--bag BAG2 ...] [--detections-topic T] [--truth-topic T] [--json]``: the
+  ``vision_msgs/Detection3DArray`` detections of replayed (``record replay``) or recorded bags against their
+  ground-truth topic, frames matched by header stamp, one sequence per bag
+  (:func:`record.ros.recordings.score_bags`).
 * ``record score carrada --pred PRED_DIR --root CARRADA_ROOT [--split test] [--json]``: saved label maps
   against the dataset's dense masks (per-view mIoU, mDice and per-class figures).
 
@@ -72,10 +76,32 @@ def _carrada_table(metrics: dict[str, SegmentationMetrics]) -> str:
 
 
 def _score_rod2021(args: argparse.Namespace) -> int:
+    if args.bag:
+        return _score_rod2021_bags(args)
+    if args.gt is None or args.dets is None:
+        args.parser.error("give --gt GT_DIR and --dets DET_DIR, or --bag BAG")
     from record.eval.rod2021 import score_rod2021_dirs
 
     result = score_rod2021_dirs(args.gt, args.dets)
     print(json.dumps(result.to_dict()) if args.json else _rod2021_table(result))
+    return 0
+
+
+def _score_rod2021_bags(args: argparse.Namespace) -> int:
+    if args.gt is not None or args.dets is not None:
+        args.parser.error("--bag scores bags: leave out --gt / --dets")
+    from record.ros.recordings import score_bags
+
+    result, tables = score_bags(args.bag, args.detections_topic, args.truth_topic)
+    frames = {name: {"frames": len(t.stamps_ns), "frames_with_detections": t.frames_with_detections}
+              for name, t in tables.items()}
+    if args.json:
+        print(json.dumps({**result.to_dict(), "bags": frames}))
+        return 0
+    print(_rod2021_table(result))
+    for name, counts in frames.items():
+        print(f"{name}: {counts['frames']} ground-truth frames, {counts['frames_with_detections']} with a "
+              f"detections message on {args.detections_topic}")
     return 0
 
 
@@ -96,10 +122,17 @@ def _parser() -> argparse.ArgumentParser:
     datasets = parser.add_subparsers(dest="dataset", required=True, metavar="{rod2021,carrada}")
 
     rod = datasets.add_parser("rod2021", help="ROD2021 detections (cruw-devkit AP / AR)")
-    rod.add_argument("--gt", required=True, metavar="GT_DIR", help="folder of <SEQ>.txt annotation files")
-    rod.add_argument("--dets", required=True, metavar="DET_DIR", help="folder of <SEQ>.txt submission files")
+    rod.add_argument("--gt", metavar="GT_DIR", help="folder of <SEQ>.txt annotation files")
+    rod.add_argument("--dets", metavar="DET_DIR", help="folder of <SEQ>.txt submission files")
+    rod.add_argument("--bag", action="append", metavar="BAG",
+                     help="score a rosbag2 bag's detections against its ground truth instead (repeatable: one "
+                          "sequence per bag)")
+    rod.add_argument("--detections-topic", default="/record_detector/detections",
+                     help="--bag: vision_msgs/Detection3DArray detections (default /record_detector/detections)")
+    rod.add_argument("--truth-topic", default="/radar/ground_truth",
+                     help="--bag: vision_msgs/Detection3DArray ground truth (default /radar/ground_truth)")
     rod.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    rod.set_defaults(run=_score_rod2021)
+    rod.set_defaults(run=_score_rod2021, parser=rod)
 
     carrada = datasets.add_parser("carrada", help="CARRADA segmentation label maps (mIoU / mDice)")
     carrada.add_argument("--pred", required=True, metavar="PRED_DIR", help="<seq>/<frame>/<view>.npy maps")

@@ -1,5 +1,8 @@
 """Harness for ROS 2 tests: real rclpy over real Fast DDS, with every DDS packet kept on this machine.
 
+The namespace machinery lives in :mod:`record.ros.sandbox` (shared with ``benchmarks/ros_core.py``); this file
+turns it into fixtures.
+
 DDS discovers peers by multicast on every interface; traffic off the loopback is not allowed here. So each
 test gets a :class:`RosNamespace` (fixture ``ros_ns``) and starts its ROS processes only through it:
 
@@ -45,229 +48,37 @@ import in ``sys.executable`` (build vision_msgs with ``tools/build_vision_msgs.s
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import itertools
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import textwrap
-import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-#: Domain ids usable on Linux with the default RTPS port mapping (101 is the last one below 32768 ports).
-DOMAIN_ID_COUNT = 102
-#: Variables that could point DDS at other hosts or override the transport settings.
-_DROPPED_VARS = (
-    "ROS_LOCALHOST_ONLY",
-    "ROS_STATIC_PEERS",
-    "ROS_DISCOVERY_SERVER",
-    "ROS_SUPER_CLIENT",
-    "FASTRTPS_DEFAULT_PROFILES_FILE",
-    "FASTDDS_DEFAULT_PROFILES_FILE",
-    "FASTDDS_ENVIRONMENT_FILE",
-    "FASTDDS_BUILTIN_TRANSPORTS",
-    "RMW_FASTRTPS_USE_QOS_FROM_XML",
+from record.errors import ConfigError
+from record.ros.sandbox import (  # noqa: F401 - re-exported for tests that used them from here
+    DOMAIN_ID_COUNT,
+    RosNamespace,
+    domain_offset,
+    netns_mode,
+    netns_support,
+    pick_domain_id,
+    ros_environment,
+    start_holder,
+    xdist_worker,
 )
-_HOLDER_READY = "record-netns-ready"
-_PR_SET_PDEATHSIG = 1
+
 _domain_counter = itertools.count()
 
 
-try:  # resolved here, so that the forked child only calls an already loaded C function
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # pragma: no cover - not Linux
-    _prctl = None
-_SIGKILL = int(signal.SIGKILL)
-
-
-def _die_with_parent() -> None:
-    """``preexec_fn``: the child gets SIGKILL when the pytest process (thread) that started it dies."""
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
-
-
 def _netns_mode() -> str:
-    mode = os.environ.get("RECORD_ROS_NETNS", "auto").strip().lower()
-    if mode not in {"auto", "off", "require"}:
-        raise pytest.UsageError(f"RECORD_ROS_NETNS must be auto, off or require, not {mode!r}")
-    return mode
-
-
-@functools.lru_cache(maxsize=1)
-def netns_support() -> tuple[bool, str]:
-    """(usable, reason): whether a private network namespace with an UP loopback can be made here."""
-    if not sys.platform.startswith("linux"):
-        return False, "not Linux"
-    if os.geteuid() != 0:
-        return False, "not root (unshare --net needs CAP_SYS_ADMIN)"
-    missing = [tool for tool in ("unshare", "nsenter", "ip") if shutil.which(tool) is None]
-    if missing:
-        return False, f"missing tools: {', '.join(missing)}"
     try:
-        res = subprocess.run(
-            ["unshare", "--net", "sh", "-c", "ip link set lo up && ip -o link"],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"unshare --net failed: {exc}"
-    if res.returncode != 0:
-        return False, f"unshare --net failed: {res.stderr.strip() or res.returncode}"
-    return True, "unshare --net works"
-
-
-def xdist_worker() -> tuple[int, int]:
-    """(index, count) of this pytest-xdist worker; (0, 1) without xdist."""
-    name = os.environ.get("PYTEST_XDIST_WORKER", "")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    index = int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else 0
-    return index, max(count, index + 1)
-
-
-def pick_domain_id(worker: int, n_workers: int, offset: int, serial: int) -> int:
-    """A domain id in 0..101 from a window of ``102 // n_workers`` ids private to ``worker``.
-
-    The windows of different workers never overlap (for up to 102 workers); ``serial`` walks through the
-    worker's window so that successive tests do not reuse the previous test's domain.
-    """
-    if not 0 <= worker < n_workers <= DOMAIN_ID_COUNT:
-        raise ValueError(f"worker {worker} of {n_workers} (at most {DOMAIN_ID_COUNT} workers)")
-    window = DOMAIN_ID_COUNT // n_workers
-    return (offset + worker * window + serial % window) % DOMAIN_ID_COUNT
-
-
-def _domain_offset() -> int:
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}"
-    return zlib.crc32(run_id.encode()) % DOMAIN_ID_COUNT
-
-
-def ros_environment(domain_id: int, log_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for ROS processes confined to the loopback, on ``domain_id``."""
-    env = dict(os.environ if base is None else base)
-    for var in _DROPPED_VARS:
-        env.pop(var, None)
-    env.update(
-        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-        ROS_DOMAIN_ID=str(domain_id),
-        RMW_IMPLEMENTATION="rmw_fastrtps_cpp",
-        ROS_LOG_DIR=str(log_dir),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-@dataclass
-class RosNamespace:
-    """Starts processes in one private network namespace (or with the env alone); see the module doc."""
-
-    env: dict[str, str]
-    domain_id: int
-    holder: subprocess.Popen | None = None
-    processes: list[subprocess.Popen] = field(default_factory=list)
-
-    @property
-    def isolated(self) -> bool:
-        """True when the processes run in a private network namespace holding only the loopback."""
-        return self.holder is not None
-
-    @property
-    def netns_path(self) -> str | None:
-        return f"/proc/{self.holder.pid}/ns/net" if self.holder is not None else None
-
-    def command(self, args: Sequence[str | os.PathLike]) -> list[str]:
-        """``args`` as run inside the namespace: prefixed with ``nsenter --net=...`` when isolated."""
-        argv = [os.fspath(a) for a in args]
-        if self.holder is None:
-            return argv
-        if self.holder.poll() is not None:
-            raise RuntimeError(f"the network namespace holder exited ({self.holder.returncode})")
-        return ["nsenter", f"--net={self.netns_path}", "--", *argv]
-
-    def popen(self, args: Sequence[str | os.PathLike], **kwargs) -> subprocess.Popen:
-        """``subprocess.Popen`` in the namespace with :attr:`env`; stdout/stderr piped as text by default.
-
-        ``env=`` adds to / overrides :attr:`env`. The process is stopped at teardown if still running.
-        """
-        extra_env = kwargs.pop("env", None) or {}
-        kwargs.setdefault("stdout", subprocess.PIPE)
-        kwargs.setdefault("stderr", subprocess.PIPE)
-        kwargs.setdefault("text", True)
-        kwargs.setdefault("preexec_fn", _die_with_parent)  # SIGKILL if pytest dies
-        proc = subprocess.Popen(self.command(args), env={**self.env, **extra_env}, **kwargs)
-        self.processes.append(proc)
-        return proc
-
-    def run(
-        self, args: Sequence[str | os.PathLike], timeout: float = 30.0, check: bool = False, **kwargs
-    ) -> subprocess.CompletedProcess:
-        """Run ``args`` to completion in the namespace; returns the CompletedProcess (output as text)."""
-        proc = self.popen(args, **kwargs)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop(proc)
-            out, err = proc.communicate()
-            raise AssertionError(
-                f"{list(args)} timed out after {timeout} s\n--- stdout\n{out}\n--- stderr\n{err}"
-            ) from None
-        res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-        if check:
-            res.check_returncode()
-        return res
-
-    def python(self, code: str, *args: str | os.PathLike, **kwargs) -> subprocess.Popen:
-        """Start ``sys.executable -c <dedented code> args...`` in the namespace (see :meth:`popen`)."""
-        return self.popen([sys.executable, "-c", textwrap.dedent(code), *args], **kwargs)
-
-    @staticmethod
-    def stop(proc: subprocess.Popen, timeout: float = 3.0) -> int:
-        """SIGINT (rclpy's clean shutdown), then SIGKILL after ``timeout`` s; returns the exit code."""
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        return proc.wait()
-
-    def close(self) -> None:
-        for proc in self.processes:
-            self.stop(proc)
-            for stream in (proc.stdout, proc.stderr, proc.stdin):
-                if stream is not None:
-                    stream.close()
-        if self.holder is not None and self.holder.poll() is None:
-            self.holder.kill()
-        if self.holder is not None:
-            self.holder.wait()
-            if self.holder.stdout is not None:
-                self.holder.stdout.close()
-
-
-def _start_holder() -> subprocess.Popen:
-    """A process in a new network namespace with the loopback UP, sleeping until killed."""
-    holder = subprocess.Popen(
-        ["unshare", "--net", "sh", "-c", f"ip link set lo up && echo {_HOLDER_READY} && exec sleep 86400"],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, resolved before the fork
-    )
-    line = holder.stdout.readline().strip()  # EOF (holder died) gives ""
-    if line != _HOLDER_READY:
-        holder.kill()
-        holder.wait()
-        raise RuntimeError(f"could not set up a network namespace (holder said {line!r})")
-    return holder
+        return netns_mode()
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _ros_importable() -> tuple[bool, str]:
@@ -301,13 +112,13 @@ def ros_netns(tmp_path: Path) -> Iterator[RosNamespace]:
     if mode == "require" and not usable:
         pytest.fail(f"RECORD_ROS_NETNS=require but no private network namespace: {reason}")
     worker, n_workers = xdist_worker()
-    domain_id = pick_domain_id(worker, n_workers, _domain_offset(), next(_domain_counter))
+    domain_id = pick_domain_id(worker, n_workers, domain_offset(), next(_domain_counter))
     log_dir = tmp_path / "ros_log"
     log_dir.mkdir()
     ns = RosNamespace(env=ros_environment(domain_id, log_dir), domain_id=domain_id)
     try:
         if usable:
-            ns.holder = _start_holder()
+            ns.holder = start_holder()
         yield ns
     finally:
         ns.close()
@@ -326,3 +137,34 @@ def ros_ns(ros_netns: RosNamespace) -> RosNamespace:
 def ros_env(ros_ns: RosNamespace) -> dict[str, str]:
     """The environment dict of :func:`ros_ns` (LOCALHOST discovery, private domain id, Fast DDS)."""
     return ros_ns.env
+
+
+# ------------------------------------------------------------ models for the node, replay and soak tests
+#: Cache of the ROS tests' random checkpoints and ONNX exports (exports take tens of seconds; kept across runs).
+MODEL_CACHE = Path(os.environ.get("RECORD_TEST_CACHE", Path.home() / ".cache" / "record" / "tests"))
+#: Frame size of the tiny CARRADA RA model of the soak tests (precomputed maps, a few ms per frame).
+SMALL_RA_SIZE = (32, 32)
+
+
+@pytest.fixture(scope="session")
+def trained_rod2021_onnx(trained_rod2021_checkpoint: Path) -> Path:
+    """The ONNX export of the trained record_rod2021 fixture (cached beside the runtime's exports)."""
+    from record.runtime.cache import onnx_for_source
+
+    return onnx_for_source(trained_rod2021_checkpoint, cache_dir=MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+def small_ra_onnx() -> Path:
+    """A seeded random ``record_carrada_ra`` exported at 32 x 32 (maps input; soak tests)."""
+    import torch
+
+    from record.models import create_model, save_checkpoint
+    from record.runtime.cache import onnx_for_source
+
+    checkpoint = MODEL_CACHE / "record_carrada_ra_random_seed0.pt"
+    if not checkpoint.is_file():  # kept, so that its digest (the export's cache key) stays the same
+        MODEL_CACHE.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(0)
+        save_checkpoint(create_model("record_carrada_ra"), checkpoint)
+    return onnx_for_source(checkpoint, size=SMALL_RA_SIZE, cache_dir=MODEL_CACHE)

@@ -1,0 +1,159 @@
+"""Soak: 10,000 frames through the detector core and 2,000 through the live node, without memory growth or latency
+drift.
+
+Criteria (issue 13): resident memory grows by less than 5 % after the warm-up, and the 99th percentile of the
+per-frame time over the last 1,000 frames stays within 20 % of the first 1,000 (after the warm-up). The model is
+a seeded random ``record_carrada_ra`` exported at 32 x 32, fed precomputed dB maps (``input.kind maps``), so the
+soak exercises every stage of the core (decode, normalisation, inference with the state carried, label maps, RA
+blobs, statistics windows, message encoding) in a few ms per frame.
+
+The machine is shared: the core's per-frame time is measured as the CPU time of the calling thread (ONNX Runtime
+with 1 intra-op thread computes in it), which other processes' load does not inflate the way it inflates
+wall-clock time; the wall-clock percentiles are reported alongside. The node's latency is wall clock (header
+stamp -> detections received), the only clock that spans two processes.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy", reason="ROS 2 (rclpy) not installed: pip install -e '.[ros]'")
+pytest.importorskip("vision_msgs.msg", reason="vision_msgs not built: tools/build_vision_msgs.sh .venv")
+
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
+CORE_FRAMES, CORE_WARMUP = 10_000, 1_000
+NODE_FRAMES, NODE_WARMUP, NODE_RATE_HZ = 2_000, 200, 30.0
+WINDOW = 1_000
+MAX_RSS_GROWTH = 0.05
+MAX_P99_DRIFT = 0.20
+
+
+def _maps(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """``n`` RA dB maps in the published dB range (uniform noise with a few bright blobs)."""
+    rng = np.random.default_rng(seed)
+    maps = rng.uniform(45.0, 70.0, (n, *size)).astype(np.float32)
+    for k in range(n):
+        for _ in range(3):
+            r, c = rng.integers(2, size[0] - 2), rng.integers(2, size[1] - 2)
+            maps[k, r - 1:r + 2, c - 1:c + 2] += 30.0
+    return maps
+
+
+def _rss_bytes(pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def _drift(values: np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(values[:WINDOW], 99)), float(np.percentile(values[-WINDOW:], 99))
+
+
+def test_core_soak_10000_frames(small_ra_onnx: Path) -> None:
+    from record.ros.core import CoreConfig, DetectorCore, FrameResult, InputImage
+    from record.ros.messages import detections_message, make_header
+    from record.runtime import open_runtime
+
+    maps = _maps(16, (32, 32))
+    runtime = open_runtime(small_ra_onnx, "onnxruntime", threads=1)
+    core = DetectorCore(runtime, CoreConfig(input_kind="maps", peak_threshold=0.3, max_gap_s=1.0, max_age_s=0.5,
+                                            min_blob_cells=1, latency_window=1000))
+    core.warmup(3)
+    cpu_ms = np.empty(CORE_FRAMES)
+    wall_ms = np.empty(CORE_FRAMES)
+    detections = 0
+    rss_after_warmup = 0
+    for index in range(CORE_WARMUP + CORE_FRAMES):
+        stamp = (index + 1) * 100_000_000
+        frame = maps[index % len(maps)]
+        wall, cpu = time.perf_counter(), time.thread_time()
+        image = InputImage(stamp, "radar", 32, 32, "32FC1", False, 128, frame.tobytes())
+        result = core.process(image, now_ns=stamp + 1_000_000)
+        detections_message(result, make_header(stamp, "radar"))
+        cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+        assert isinstance(result, FrameResult)
+        if index == CORE_WARMUP - 1:
+            rss_after_warmup = _rss_bytes()
+        if index >= CORE_WARMUP:
+            cpu_ms[index - CORE_WARMUP], wall_ms[index - CORE_WARMUP] = cpu * 1e3, wall * 1e3
+            detections += len(result.detections)
+    rss_end = _rss_bytes()
+    stats = core.statistics()
+    runtime.close()
+    growth = rss_end / rss_after_warmup - 1.0
+    first, last = _drift(cpu_ms)
+    wall_first, wall_last = _drift(wall_ms)
+    report = {"rss_mb": [rss_after_warmup / 2**20, rss_end / 2**20], "rss_growth": growth,
+              "cpu_p99_ms": [first, last], "wall_p99_ms": [wall_first, wall_last],
+              "median_wall_ms": float(np.median(wall_ms)), "detections": detections,
+              "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    print("core soak:", json.dumps(report))
+    assert stats["processed"] == CORE_WARMUP + CORE_FRAMES and stats["dropped"] == 0
+    assert sum(stats["resets"].values()) == 1  # the first frame only
+    assert detections > 0
+    assert growth < MAX_RSS_GROWTH, report
+    assert last <= (1 + MAX_P99_DRIFT) * first, report
+
+
+def _probe(ros_ns, frames_file: Path, frames: int, warmup: int, node_pid: int) -> tuple[dict, dict[int, int]]:
+    """Publish ``warmup + frames`` maps to the node at NODE_RATE_HZ; (the probe's report, node RSS by frames sent)."""
+    probe = ros_ns.popen([sys.executable, "-m", "record.ros.probe", "latency", str(frames_file), "--topic",
+                          "/radar/maps", "--encoding", "32FC1", "--frames", str(frames), "--warmup", str(warmup),
+                          "--rate", str(NODE_RATE_HZ), "--progress", "100"])
+    samples: dict[int, int] = {}
+    lines: list[str] = []
+
+    def follow() -> None:  # the node's RSS at every progress line of the probe
+        for line in probe.stdout:
+            lines.append(line)
+            if '"progress"' in line:
+                samples[json.loads(line)["progress"]] = _rss_bytes(node_pid)
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    probe.wait(timeout=120 + (frames + warmup) / NODE_RATE_HZ * 3)
+    reader.join(timeout=10)
+    assert probe.returncode == 0, probe.stderr.read()[-3000:]
+    return json.loads(lines[-1]), samples
+
+
+def test_node_soak_2000_frames(ros_ns, tmp_path: Path, small_ra_onnx: Path) -> None:
+    """2,000 frames at 30 Hz (the ROD2021 sensor rate) through ``record_detector``. The node's latency is wall
+    clock on a shared machine, so a p99 over the drift limit is confirmed once: 1,000 more frames are sent and
+    their p99 must exceed the limit too (a drift persists; another process's burst of load does not)."""
+    from record.ros.commands import DEFAULT_PARAMS_FILE
+
+    frames_file = tmp_path / "maps.npy"
+    np.save(frames_file, _maps(16, (32, 32)))
+    node = ros_ns.popen([str(Path(sys.executable).with_name("record_detector")), "--ros-args", "--params-file",
+                         str(DEFAULT_PARAMS_FILE), "-p", f"model.path:={small_ra_onnx}", "-p", "input.kind:=maps",
+                         "-p", "model.threads:=1", "-p", "input.max_age_s:=0.0",
+                         "-r", "~/input/radar:=/radar/maps"])
+    result, samples = _probe(ros_ns, frames_file, NODE_FRAMES, NODE_WARMUP, node.pid)
+    latencies = np.asarray([v for v in result["latencies_ms"] if v is not None])
+    rss_after_warmup, rss_end = samples[NODE_WARMUP], samples[NODE_WARMUP + NODE_FRAMES]
+    growth = rss_end / rss_after_warmup - 1.0
+    first, last = _drift(latencies)
+    report = {"sent": result["sent"], "received": result["received"], "rss_mb": [rss_after_warmup / 2**20,
+              rss_end / 2**20], "rss_growth": growth, "latency_p99_ms": [first, last],
+              "median_ms": result["median_ms"], "isolated": ros_ns.isolated}
+    if last > (1 + MAX_P99_DRIFT) * first:
+        again, _ = _probe(ros_ns, frames_file, WINDOW, 0, node.pid)
+        confirm = [v for v in again["latencies_ms"] if v is not None]
+        report["latency_p99_ms_confirmation"] = last = float(np.percentile(confirm, 99))
+    print("node soak:", json.dumps(report))
+    assert ros_ns.stop(node, timeout=10.0) == 0, node.stderr.read()[-3000:]
+    assert result["received"] >= 0.9 * NODE_FRAMES, report  # keep-last-1: a few may be overtaken under load
+    assert growth < MAX_RSS_GROWTH, report
+    assert last <= (1 + MAX_P99_DRIFT) * first, report
