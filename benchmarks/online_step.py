@@ -142,8 +142,10 @@ def _serve(variant: str, threads: int) -> None:
 
 
 class _Client:
-    def __init__(self, variant: str, threads: int) -> None:
-        command = [sys.executable, __file__, "--worker", variant, "--threads", str(threads)]
+    """A worker process answering one JSON request per stdin line with one JSON reply per stdout line (also
+    used by benchmarks/runtimes.py)."""
+
+    def __init__(self, command: list[str]) -> None:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.receive()
 
@@ -161,6 +163,11 @@ class _Client:
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait()
+
+
+def worker_command(variant: str, threads: int) -> list[str]:
+    """The command line of a worker process serving ``variant``."""
+    return [sys.executable, __file__, "--worker", variant, "--threads", str(threads)]
 
 
 def _max_abs_diff(a, b) -> float:
@@ -181,7 +188,7 @@ def _measure(args: argparse.Namespace, folder: Path) -> tuple[dict, dict, dict]:
     """Interleave the variants' workers chunk by chunk; return samples, finish reports and saved outputs."""
     repeats = {"rod2021_step_ms": args.steps, "mv_record_step_ms": args.mv_steps,
                "rod2021_buffer_frame_ms": args.windows}
-    clients = {variant: _Client(variant, args.threads) for variant in args.variants}
+    clients = {variant: _Client(worker_command(variant, args.threads)) for variant in args.variants}
     samples = {variant: {key: [] for key, _ in TASKS} for variant in args.variants}
     try:
         for round_index in range(args.rounds):

@@ -110,7 +110,8 @@ class StreamingRuntime(abc.ABC):
             self._reset(ids)
 
     def warmup(self, steps: int = 2) -> None:
-        """Run ``steps`` all-zero frames (allocations, kernel choice, graph capture), then reset every stream."""
+        """Run ``steps`` all-zero frames (allocations, kernel choice, graph capture), then reset every
+        stream."""
         zeros = {t.name: np.zeros((self.streams, *t.shape), np.float32) for t in self.spec.frames}
         for _ in range(steps):
             self._step(list(zeros.values()))

@@ -1,8 +1,9 @@
 """From what a user names (checkpoint or ONNX file) to what a backend needs, with an export cache.
 
-``onnx_for_source``: an ONNX file as is, or a checkpoint's export, made once and kept in the cache folder under a
-name holding the checkpoint's hash, size and precision. ``checkpoint_for_source``: a checkpoint as is, or the one
-an ONNX file was exported from (its spec records the path and SHA-256; a moved or changed file is refused).
+``onnx_for_source``: an ONNX file as is, or a checkpoint's export, made once and kept in the cache folder
+under a name holding the checkpoint's hash, size and precision. ``checkpoint_for_source``: a checkpoint as is,
+or the one an ONNX file was exported from (its spec records the path and SHA-256; a moved or changed file is
+refused).
 """
 
 from __future__ import annotations
@@ -62,5 +63,6 @@ def checkpoint_for_source(source: str | os.PathLike[str]) -> Path:
                                        "checkpoint itself", found=str(checkpoint)))
     if file_sha256(checkpoint) != provenance.get("checkpoint_sha256"):
         raise CheckpointError(describe(source, "the checkpoint it was exported from has changed since",
-                                       found=str(checkpoint), expected=f"sha256 {provenance.get('checkpoint_sha256')}"))
+                                       found=str(checkpoint),
+                                       expected=f"sha256 {provenance.get('checkpoint_sha256')}"))
     return checkpoint

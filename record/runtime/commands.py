@@ -13,10 +13,10 @@ __all__ = ["export_main", "parity_main"]
 
 _EXPORT_HELP = """\
 Export the online step of a project checkpoint (any registered model) for deployment: an ONNX graph with the
-recurrent state as explicit inputs/outputs (frames then <state>_in -> logits then <state>_out), a dynamic batch
-(stream) axis, opset 18, weights inside, and the deployment spec (classes, activation, dataset, input layout
-and normalisation, state shapes, code version, checkpoint hash) in its metadata; or, with --format tensorrt, a
-TensorRT engine built from it on this GPU. Files are written atomically."""
+recurrent state as explicit inputs/outputs (frames then <state>_in -> logits then <state>_out), a dynamic
+batch (stream) axis, opset 18, weights inside, and the deployment spec (classes, activation, dataset, input
+layout and normalisation, state shapes, code version, checkpoint hash) in its metadata; or, with --format
+tensorrt, a TensorRT engine built from it on this GPU. Files are written atomically."""
 
 _PARITY_HELP = """\
 Replay one sequence through several runtime backends closed-loop (each keeps its own state) and print, per
@@ -44,8 +44,8 @@ def _export_parser() -> argparse.ArgumentParser:
                         help="half-precision weights and arithmetic with float32 frames, logits and states "
                              "(normalisations stay float32); TensorRT builds it strongly typed")
     parser.add_argument("--size", nargs=2, type=_size, metavar=("H", "W"),
-                        help="frame size in bins (default: the model's, e.g. 128 128 for ROD2021; MV-RECORD: the "
-                             "RD size); must divide by the network stride")
+                        help="frame size in bins (default: the model's, e.g. 128 128 for ROD2021; "
+                             "MV-RECORD: the RD size); must divide by the network stride")
     parser.add_argument("--out", type=Path,
                         help="output file (default export/<model>_<H>x<W>_<precision>.onnx; the engine goes "
                              "beside it with the suffix .engine)")
@@ -60,7 +60,8 @@ def export_main(argv: Sequence[str]) -> int:
     args = _export_parser().parse_args(argv)
     from record.runtime.export import export_onnx
 
-    result = export_onnx(args.checkpoint, args.out, fp16=args.fp16, size=tuple(args.size) if args.size else None)
+    result = export_onnx(args.checkpoint, args.out, fp16=args.fp16,
+                         size=tuple(args.size) if args.size else None)
     spec = result.spec
     shapes = ", ".join(f"{t.name} {list(t.shape)}" for t in (*spec.frames, *spec.logits))
     print(f"wrote {result.path} ({spec.model}, {spec.dataset}, {spec.precision}; {shapes}; "
@@ -78,8 +79,8 @@ def _parity_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="record parity", formatter_class=argparse.RawDescriptionHelpFormatter,
         description=_PARITY_HELP)
-    parser.add_argument("source", help="project checkpoint or exported .onnx (torch uses the checkpoint an ONNX "
-                                       "file records)")
+    parser.add_argument("source", help="project checkpoint or exported .onnx (torch uses the checkpoint an "
+                                       "ONNX file records)")
     parser.add_argument("--backends", default="torch,onnxruntime",
                         help="comma-separated, the first is the reference (default torch,onnxruntime)")
     parser.add_argument("--steps", type=_size, default=200, help="closed-loop steps (default 200)")
@@ -93,11 +94,11 @@ def _parity_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=_size, default=None, help="CPU threads per backend")
     parser.add_argument("--every", type=_size, default=20, help="print every N-th step (default 20)")
     parser.add_argument("--atol", type=float, default=None,
-                        help="exit with status 1 when a score differs by more than this, or a step's detections "
-                             "disagree")
+                        help="exit with status 1 when a score differs by more than this, or a step's "
+                             "detections disagree")
     parser.add_argument("--state-rtol", type=float, default=None,
-                        help="exit with status 1 when a state differs by more than this fraction of the state's "
-                             "magnitude")
+                        help="exit with status 1 when a state differs by more than this fraction of the "
+                             "state's magnitude")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     return parser
 

@@ -1,8 +1,9 @@
-"""ONNX export of the online step: explicit state inputs/outputs, dynamic batch, weights inside, spec attached.
+"""ONNX export of the online step: explicit state inputs/outputs, dynamic batch, weights inside, spec
+attached.
 
-The graph is :class:`record.models.StepModule` traced by ``torch.export`` (the dynamo exporter): inputs are the
-frames then ``<state>_in``, outputs the logits then ``<state>_out``, every one with a dynamic leading batch
-(stream) axis and fixed spatial sizes. The file is self-contained (no external ``.onnx.data``), passes
+The graph is :class:`record.models.StepModule` traced by ``torch.export`` (the dynamo exporter): inputs are
+the frames then ``<state>_in``, outputs the logits then ``<state>_out``, every one with a dynamic leading
+batch (stream) axis and fixed spatial sizes. The file is self-contained (no external ``.onnx.data``), passes
 ``onnx.checker`` with full shape inference, carries its :class:`~record.runtime.spec.DeploymentSpec` under
 :data:`~record.runtime.spec.SPEC_KEY`, and is written atomically.
 
@@ -110,9 +111,9 @@ def _trace(model: StreamingModel, spec: DeploymentSpec) -> onnx.ModelProto:
     with (warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_exporter_logs(),
           _accurate_group_norm()):
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(step, inputs, input_names=step.input_names, output_names=step.output_names,
-                                    dynamic_shapes=(tuple(dynamic),), dynamo=True, external_data=False,
-                                    opset_version=OPSET, verbose=False)
+        program = torch.onnx.export(step, inputs, input_names=step.input_names,
+                                    output_names=step.output_names, dynamic_shapes=(tuple(dynamic),),
+                                    dynamo=True, external_data=False, opset_version=OPSET, verbose=False)
     return program.model_proto
 
 
@@ -176,7 +177,8 @@ def _quiet_exporter_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-#: Element-wise ops of the LSTM state update (c' = f c + i g, h' = o phi(c')), walked back from the state outputs.
+#: Element-wise ops of the LSTM state update (c' = f c + i g, h' = o phi(c')), walked back from the state
+#: outputs.
 _STATE_UPDATE_OPS = {"Identity", "Mul", "Add", "Sub", "LeakyRelu", "Relu"}
 
 
@@ -245,4 +247,5 @@ def _check_names(proto: onnx.ModelProto, spec: DeploymentSpec) -> None:
     outputs = [o.name for o in proto.graph.output]
     if inputs != spec.input_names or outputs != spec.output_names:
         raise CheckpointError(describe(spec.model, "exported graph does not have the spec's I/O names",
-                                       found=(inputs, outputs), expected=(spec.input_names, spec.output_names)))
+                                       found=(inputs, outputs),
+                                       expected=(spec.input_names, spec.output_names)))

@@ -2,8 +2,8 @@
 
 Every input and output is bound once to a preallocated host buffer: the frames (copied in each step), the
 logits, and two sets A and B of state buffers. Even steps read A and write B, odd steps read B and write A, so
-the state never leaves ONNX Runtime's bound memory and is never copied between frames; resetting a stream zeroes
-its rows in the set the next step reads.
+the state never leaves ONNX Runtime's bound memory and is never copied between frames; resetting a stream
+zeroes its rows in the set the next step reads.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ __all__ = ["OnnxRuntimeRuntime", "session_options"]
 def session_options(threads: int | None = None) -> ort.SessionOptions:
     """CPU session settings for one small recurrent step at a time.
 
-    All graph optimisations (on x86 this includes the NCHWc blocked-layout convolutions), sequential execution,
-    ``threads`` intra-op threads (None: ONNX Runtime's default), denormals flushed to zero (the decaying state
-    produces them; x86 computes them very slowly), and worker threads that sleep instead of spinning between
-    parallel sections: with spinning, a step took 36.8 ms against 26.2 ms without, measured interleaved on this
-    2-core machine under a load of 4 (a vehicle computer runs other processes too).
+    All graph optimisations (on x86 this includes the NCHWc blocked-layout convolutions), sequential
+    execution, ``threads`` intra-op threads (None: ONNX Runtime's default), denormals flushed to zero (the
+    decaying state produces them; x86 computes them very slowly), and worker threads that sleep instead of
+    spinning between parallel sections: with spinning, a step took 36.8 ms against 26.2 ms without, measured
+    interleaved on this 2-core machine under a load of 4 (a vehicle computer runs other processes too).
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -49,7 +49,8 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
 def _check_io(session: ort.InferenceSession, spec: DeploymentSpec, path: str) -> None:
     """The session's inputs / outputs must be the spec's, in order, with its per-stream shapes."""
     expected_in = [(t.name, t.shape) for t in spec.frames] + [(f"{t.name}_in", t.shape) for t in spec.states]
-    expected_out = [(t.name, t.shape) for t in spec.logits] + [(f"{t.name}_out", t.shape) for t in spec.states]
+    expected_out = ([(t.name, t.shape) for t in spec.logits]
+                    + [(f"{t.name}_out", t.shape) for t in spec.states])
     for kind, found_args, expected in (("inputs", session.get_inputs(), expected_in),
                                        ("outputs", session.get_outputs(), expected_out)):
         found = [(arg.name, tuple(arg.shape[1:])) for arg in found_args]
@@ -75,7 +76,8 @@ class OnnxRuntimeRuntime(StreamingRuntime):
         super().__init__(spec, streams, path, "cpu")
         self._threads = threads
         try:
-            self.session = ort.InferenceSession(path, session_options(threads), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(path, session_options(threads),
+                                                providers=["CPUExecutionProvider"])
         except Exception as error:  # noqa: BLE001 - ORT raises its own exception types for invalid graphs
             raise DataFormatError(describe(path, f"ONNX Runtime cannot load the graph ({error})")) from None
         _check_io(self.session, spec, path)
@@ -86,7 +88,8 @@ class OnnxRuntimeRuntime(StreamingRuntime):
         self._frames = buffers(spec.frames)
         self._logits = buffers(spec.logits)
         self._states = (buffers(spec.states), buffers(spec.states))  # sets A and B
-        self._bindings = (self._bind(self._states[0], self._states[1]), self._bind(self._states[1], self._states[0]))
+        self._bindings = (self._bind(self._states[0], self._states[1]),
+                          self._bind(self._states[1], self._states[0]))
         self._parity = 0  # the next step reads self._states[self._parity]
 
     @classmethod
@@ -126,5 +129,5 @@ class OnnxRuntimeRuntime(StreamingRuntime):
 
     def _options(self) -> dict[str, Any]:
         return {"providers": self.session.get_providers(), "threads": self._threads,
-                "graph_optimization": "ORT_ENABLE_ALL", "io_binding": True, "spinning": False, "onnxruntime": ort.__version__,
-                "file": Path(self.source).name}
+                "graph_optimization": "ORT_ENABLE_ALL", "io_binding": True, "spinning": False,
+                "onnxruntime": ort.__version__, "file": Path(self.source).name}

@@ -99,14 +99,17 @@ class ParityReport:
         for step in range(self.steps):
             if step % every and step != self.steps - 1:
                 continue
-            cells = "".join(f" | {'':>{len(p.backend) + 1}}{p.score_max_abs[step]:11.2e}{p.state_max_abs[step]:11.2e}"
-                            f"{p.state_max_rel[step]:11.2e}{p.agreement[step]:8.4f}" for p in self.compared)
+            cells = "".join(f" | {'':>{len(p.backend) + 1}}{p.score_max_abs[step]:11.2e}"
+                            f"{p.state_max_abs[step]:11.2e}{p.state_max_rel[step]:11.2e}"
+                            f"{p.agreement[step]:8.4f}" for p in self.compared)
             lines.append(f"{step:>6}{cells}")
         for p in self.compared:
             worst = p.worst()
-            lines.append(f"worst {p.backend}: scores {worst['score_max_abs']:.3e}, states {worst['state_max_abs']:.3e} "
+            lines.append(f"worst {p.backend}: scores {worst['score_max_abs']:.3e}, "
+                         f"states {worst['state_max_abs']:.3e} "
                          f"({worst['state_max_rel']:.3e} of their magnitude), agreement min "
-                         f"{worst['min_agreement']:.4f} ({worst['steps_fully_agreeing']}/{self.steps} steps identical)")
+                         f"{worst['min_agreement']:.4f} "
+                         f"({worst['steps_fully_agreeing']}/{self.steps} steps identical)")
         lines.append(f"reference detections / labelled frames: {self.detections}")
         return "\n".join(lines)
 

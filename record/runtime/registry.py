@@ -2,8 +2,8 @@
 
 A backend is a :class:`~record.runtime.base.StreamingRuntime` subclass with a classmethod
 ``from_source(source, *, device, streams, **options)``. The built-in ones live in modules that import their
-heavy dependency (onnxruntime, CUDA, tensorrt) at module level, so naming a backend whose dependency is missing
-fails with one line saying what to install, and choosing another never imports it.
+heavy dependency (onnxruntime, CUDA, tensorrt) at module level, so naming a backend whose dependency is
+missing fails with one line saying what to install, and choosing another never imports it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 from record.errors import ConfigError, RecordError, describe
 from record.runtime.base import StreamingRuntime
 
-__all__ = ["BACKENDS", "BackendUnavailable", "backend_class", "list_backends", "open_runtime", "register_backend"]
+__all__ = ["BACKENDS", "BackendUnavailable", "backend_class", "list_backends", "open_runtime",
+           "register_backend"]
 
 #: name -> ("module:Class", what to install when the module's imports fail)
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -51,7 +52,8 @@ def backend_class(name: str) -> type[StreamingRuntime]:
         BackendUnavailable: its dependency is missing (the message says what to install).
     """
     if name not in BACKENDS:
-        raise ConfigError(describe("backend", "unknown runtime backend", found=repr(name), expected=list(BACKENDS)))
+        raise ConfigError(describe("backend", "unknown runtime backend", found=repr(name),
+                                   expected=list(BACKENDS)))
     target, requirement = BACKENDS[name]
     module_name, class_name = target.split(":")
     try:

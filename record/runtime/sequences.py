@@ -1,8 +1,8 @@
 """Model-input frame sequences for checking runtimes: a dataset sequence, or a freshly simulated one.
 
-Frames are what a deployment spec's inputs expect, one stream: ``[1, C, H, W]`` float32 arrays (a dict keyed by
-view for MV-RECORD), read through the dataset readers the evaluation uses, so normalisation and layout are the
-evaluated ones.
+Frames are what a deployment spec's inputs expect, one stream: ``[1, C, H, W]`` float32 arrays (a dict keyed
+by view for MV-RECORD), read through the dataset readers the evaluation uses, so normalisation and layout are
+the evaluated ones.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ _SPLITS = {"rod2021": ("train", "valid", "test"), "carrada": ("train", "validati
 
 def _check_size(spec: DeploymentSpec) -> None:
     native = {"rod2021": (ROD2021.range.n_bins, ROD2021.azimuth.n_bins),
-              "carrada": (CARRADA.range.n_bins, CARRADA.velocity.n_bins if CARRADA.velocity else 0)}[spec.dataset]
+              "carrada": (CARRADA.range.n_bins,
+                          CARRADA.velocity.n_bins if CARRADA.velocity else 0)}[spec.dataset]
     if tuple(spec.input_size) != native:
         raise ConfigError(describe(f"{spec.model} export", "dataset frames have the sensor's size, not the "
                                    "export's", found=list(spec.input_size), expected=list(native)))
@@ -74,7 +75,8 @@ def synthetic_root(spec: DeploymentSpec, n_frames: int, seed: int = 0) -> Iterat
         if spec.dataset == "rod2021":
             from record.data.synth_rod2021 import Rod2021SynthConfig, write_rod2021
 
-            config = Rod2021SynthConfig(train=SplitSize(0, 1), valid=SplitSize(0, 1), test=SplitSize(1, n_frames))
+            config = Rod2021SynthConfig(train=SplitSize(0, 1), valid=SplitSize(0, 1),
+                                        test=SplitSize(1, n_frames))
             yield write_rod2021(Path(folder) / "rod2021", config, seed=seed, progress=False)
         else:
             from record.data.synth_carrada import CarradaSynthConfig, write_carrada

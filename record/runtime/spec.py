@@ -49,11 +49,11 @@ _MODEL_CONF = Path(__file__).resolve().parent.parent / "conf" / "model"
 #: Frame layout per dataset and view, in words (units and orientation: record.sensors, docs/design.md).
 _LAYOUTS = {
     ("rod2021", "frame"): "[B, 8, 128, 128] float32: 4 chirp loops (0, 64, 128, 192) x (real, imaginary) as "
-                          "channels [c0_re, c0_im, c1_re, ...]; rows = range from 0.64 m (near first), columns = "
-                          "azimuth from -90 deg, uniform in sin(azimuth); complex RA maps x 1e-4, no "
-                          "normalisation",
-    ("carrada", "rd"): "[B, 1, 256, 64] float32: range-Doppler dB map, row 0 = near, column 32 = zero velocity "
-                       "(approaching above), min-max normalised",
+                          "channels [c0_re, c0_im, c1_re, ...]; rows = range from 0.64 m (near first), "
+                          "columns = azimuth from -90 deg, uniform in sin(azimuth); complex RA maps x 1e-4, "
+                          "no normalisation",
+    ("carrada", "rd"): "[B, 1, 256, 64] float32: range-Doppler dB map, row 0 = near, column 32 = zero "
+                       "velocity (approaching above), min-max normalised",
     ("carrada", "ra"): "[B, 1, 256, 256] float32: range-angle dB map, row 0 = far, column 128 = boresight "
                        "(uniform in sin(angle)), min-max normalised",
     ("carrada", "ad"): "[B, 1, 256, 64] float32: angle-Doppler dB map, row 0 = -90 deg, column 32 = zero "

@@ -65,8 +65,8 @@ DEFAULT_WORKSPACE_MIB = 1024
 ENGINE_SUFFIXES = (".engine", ".plan")
 _SIDECAR_FORMAT = "record-tensorrt-engine"
 _SIDECAR_VERSION = 1
-_REBUILD = ("rebuild it on this machine with `record export CHECKPOINT --format tensorrt`, or open the ONNX file "
-            "or checkpoint instead so that the engine cache rebuilds it")
+_REBUILD = ("rebuild it on this machine with `record export CHECKPOINT --format tensorrt`, or open the ONNX "
+            "file or checkpoint instead so that the engine cache rebuilds it")
 _log = logging.getLogger(__name__)
 
 
@@ -95,7 +95,8 @@ class Target:
 def engine_key(onnx_sha256: str, precision: str, max_streams: int, target: Target) -> str:
     """Hex SHA-256 over everything an engine depends on: the ONNX bytes (their SHA-256), TensorRT version, GPU
     name, compute capability, precision (``spec.precision``) and the profile's largest stream count."""
-    fields = {"onnx_sha256": onnx_sha256, "precision": precision, "max_streams": max_streams, **asdict(target)}
+    fields = {"onnx_sha256": onnx_sha256, "precision": precision, "max_streams": max_streams,
+              **asdict(target)}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -154,7 +155,8 @@ def read_sidecar(engine_path: str | os.PathLike[str]) -> EngineInfo:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataFormatError(describe(path, f"unreadable engine sidecar ({error}); {_REBUILD}")) from None
     if not isinstance(payload, dict) or payload.get("format") != _SIDECAR_FORMAT:
-        raise DataFormatError(describe(path, f"not a RECORD engine sidecar; {_REBUILD}", expected=_SIDECAR_FORMAT))
+        raise DataFormatError(describe(path, f"not a RECORD engine sidecar; {_REBUILD}",
+                                       expected=_SIDECAR_FORMAT))
     if payload.get("format_version") != _SIDECAR_VERSION:
         raise DataFormatError(describe(path, f"unsupported engine sidecar version; {_REBUILD}",
                                        found=payload.get("format_version"), expected=_SIDECAR_VERSION))
@@ -163,14 +165,16 @@ def read_sidecar(engine_path: str | os.PathLike[str]) -> EngineInfo:
         target = Target(str(payload["tensorrt"]), str(payload["gpu"]), str(payload["compute_capability"]))
         return EngineInfo(spec=spec, key=str(payload["key"]), onnx=str(payload["onnx"]),
                           onnx_sha256=str(payload["onnx_sha256"]), target=target,
-                          max_streams=int(payload["max_streams"]), workspace_mib=int(payload["workspace_mib"]),
+                          max_streams=int(payload["max_streams"]),
+                          workspace_mib=int(payload["workspace_mib"]),
                           plan_sha256=str(payload["plan_sha256"]))
     except (KeyError, TypeError, ValueError) as error:
         raise DataFormatError(describe(path, f"incomplete engine sidecar ({error!r}); {_REBUILD}")) from None
 
 
-def write_sidecar(engine_path: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *, max_streams: int = 1,
-                  workspace_mib: int = DEFAULT_WORKSPACE_MIB, device: str | torch.device = "cuda") -> Path:
+def write_sidecar(engine_path: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *,
+                  max_streams: int = 1, workspace_mib: int = DEFAULT_WORKSPACE_MIB,
+                  device: str | torch.device = "cuda") -> Path:
     """Write the sidecar of an engine built on this machine from ``onnx_path`` (also for a ``trtexec`` build:
     pass the ``--maxShapes`` batch as ``max_streams``); return its path."""
     from record.runtime.spec import read_spec
@@ -180,7 +184,8 @@ def write_sidecar(engine_path: str | os.PathLike[str], onnx_path: str | os.PathL
     target = Target.current(device)
     info = EngineInfo(spec=spec, key=engine_key(onnx_sha256, spec.precision, max_streams, target),
                       onnx=str(Path(onnx_path).resolve()), onnx_sha256=onnx_sha256, target=target,
-                      max_streams=max_streams, workspace_mib=workspace_mib, plan_sha256=file_sha256(engine_path))
+                      max_streams=max_streams, workspace_mib=workspace_mib,
+                      plan_sha256=file_sha256(engine_path))
     path = sidecar_path(engine_path)
     atomic_write_json(path, info.to_json())
     return path
@@ -194,8 +199,8 @@ def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLi
 
     One optimisation profile covers the dynamic batch (stream) axis of every input: min 1, opt = max =
     ``max_streams``. A runtime always binds its full stream count, so kernels are tuned for that batch; fewer
-    streams still run. Precision is the ONNX file's own (FP16 ONNX -> FP16 engine). Building takes seconds on a
-    desktop GPU and minutes on a Jetson.
+    streams still run. Precision is the ONNX file's own (FP16 ONNX -> FP16 engine). Building takes seconds on
+    a desktop GPU and minutes on a Jetson.
 
     Args:
         onnx_path: the ONNX file (its deployment spec names the inputs and their per-stream shapes).
@@ -211,7 +216,8 @@ def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLi
     from record.runtime.spec import read_spec
 
     if not isinstance(max_streams, int) or max_streams < 1:
-        raise ConfigError(describe("tensorrt build: max_streams", "must be a positive integer", found=max_streams))
+        raise ConfigError(describe("tensorrt build: max_streams", "must be a positive integer",
+                                   found=max_streams))
     spec = read_spec(onnx_path)
     logger = logger or _default_logger()
     builder = trt.Builder(logger)
@@ -296,7 +302,8 @@ def check_engine_io(engine: trt.ICudaEngine, spec: DeploymentSpec, where: str | 
     if wrong:
         raise DataFormatError(describe(
             where, f"engine I/O does not match its spec ({spec.model}, input size {list(spec.input_size)}); "
-            f"{_REBUILD}", found=[f"{n} {found[n][0].name} {list(found[n][1])} {found[n][2].name}" for n in wrong],
+            f"{_REBUILD}",
+            found=[f"{n} {found[n][0].name} {list(found[n][1])} {found[n][2].name}" for n in wrong],
             expected=[f"{n} {expected[n][0].name} {list(expected[n][1])} FLOAT" for n in wrong]))
 
 
@@ -320,21 +327,23 @@ def load_engine(engine_path: str | os.PathLike[str], runtime: trt.Runtime, *,
         built, now = asdict(info.target), asdict(here)
         differ = [name for name in now if built[name] != now[name]]
         if not differ:
-            raise DataFormatError(describe(path, f"sidecar's cache key does not match its contents (edited?); "
-                                           f"{_REBUILD}", found=info.key[:16]))
+            raise DataFormatError(describe(path, f"sidecar's cache key does not match its contents "
+                                           f"(edited?); {_REBUILD}", found=info.key[:16]))
         raise DataFormatError(describe(
             path, f"engine was built for another TensorRT version or GPU (from {info.onnx}); {_REBUILD}",
-            found=", ".join(f"{n} {built[n]}" for n in differ), expected=", ".join(f"{n} {now[n]}" for n in differ)))
+            found=", ".join(f"{n} {built[n]}" for n in differ),
+            expected=", ".join(f"{n} {now[n]}" for n in differ)))
     plan = path.read_bytes()
     digest = hashlib.sha256(plan).hexdigest()
     if digest != info.plan_sha256:
-        raise DataFormatError(describe(path, f"engine file does not match its sidecar (truncated, or replaced "
-                                       f"without its .json); {_REBUILD}", found=f"{len(plan)} bytes, sha256 "
-                                       f"{digest[:16]}", expected=f"sha256 {info.plan_sha256[:16]}"))
+        raise DataFormatError(describe(path, f"engine file does not match its sidecar (truncated, or "
+                                       f"replaced without its .json); {_REBUILD}",
+                                       found=f"{len(plan)} bytes, sha256 {digest[:16]}",
+                                       expected=f"sha256 {info.plan_sha256[:16]}"))
     engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
-        raise DataFormatError(describe(path, f"TensorRT cannot deserialise the engine (corrupt, or from another "
-                                       f"TensorRT build; see its log above); {_REBUILD}"))
+        raise DataFormatError(describe(path, f"TensorRT cannot deserialise the engine (corrupt, or from "
+                                       f"another TensorRT build; see its log above); {_REBUILD}"))
     check_engine_io(engine, info.spec, path)
     return engine, info
 
@@ -352,13 +361,15 @@ def cuda_device(name: str | torch.device) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):
-        raise ConfigError(describe(where, "unknown device", found=repr(name), expected="cuda or cuda:N")) from None
+        raise ConfigError(describe(where, "unknown device", found=repr(name),
+                                   expected="cuda or cuda:N")) from None
     if device.type != "cuda":
         raise ConfigError(describe(where, "TensorRT runs on CUDA devices only", found=name,
                                    expected="cuda or cuda:N (onnxruntime or torch run on the CPU)"))
     if not torch.cuda.is_available():
         raise ConfigError(describe(where, "CUDA is not available here", found=name,
-                                   expected="an NVIDIA GPU and a CUDA build of torch (on Jetson: NVIDIA's wheel)"))
+                                   expected="an NVIDIA GPU and a CUDA build of torch "
+                                            "(on Jetson: NVIDIA's wheel)"))
     current = torch.cuda.current_device()
     if device.index not in (None, current):
         raise ConfigError(describe(where, "TensorRT uses the current CUDA device", found=name,
@@ -377,9 +388,10 @@ class TensorRTRuntime(StreamingRuntime):
 
     Buffers (``[streams, *shape]`` float32 on ``device``): frames, logits, and two sets A and B of state
     tensors. Even steps read A and write B, odd steps read B and write A (the ``<state>_in`` / ``<state>_out``
-    addresses are swapped after each enqueue), so no buffer is ever bound as input and output of one enqueue and
-    the state is never copied. A step: frames -> pinned staging -> device (async), ``execute_async_v3`` on the
-    runtime's own CUDA stream, activation on the device, scores -> pinned host buffers, one synchronisation.
+    addresses are swapped after each enqueue), so no buffer is ever bound as input and output of one enqueue
+    and the state is never copied. A step: frames -> pinned staging -> device (async), ``execute_async_v3`` on
+    the runtime's own CUDA stream, activation on the device, scores -> pinned host buffers, one
+    synchronisation.
 
     Args:
         engine_path: engine with its sidecar (:func:`load_engine` validates both).
@@ -399,12 +411,14 @@ class TensorRTRuntime(StreamingRuntime):
         self._engine, self.engine_info = load_engine(engine_path, self._trt_runtime, device=device)
         super().__init__(self.engine_info.spec, streams, os.fspath(engine_path), str(device))
         if streams > self.engine_info.max_streams:
-            raise ConfigError(describe(self._where, "more streams than the engine was built for", found=streams,
+            raise ConfigError(describe(self._where, "more streams than the engine was built for",
+                                       found=streams,
                                        expected=f"at most {self.engine_info.max_streams} (build it with "
                                        f"max_streams >= {streams})"))
         self._context = self._engine.create_execution_context()
         if self._context is None:
-            raise RuntimeError(f"{self._where}: TensorRT could not create an execution context (device memory?)")
+            raise RuntimeError(f"{self._where}: TensorRT could not create an execution context "
+                               "(device memory?)")
         pinned = device.type == "cuda"
 
         def on_device(tensors: Sequence[TensorSpec]) -> list[torch.Tensor]:
@@ -425,36 +439,40 @@ class TensorRTRuntime(StreamingRuntime):
         for tensor, buffer in zip((*spec.frames, *spec.logits), (*self._frames, *self._logits)):
             self._bind(tensor.name, buffer)
         self._bind_states()
-        self._stream = torch.cuda.Stream(device) if pinned else None  # None: host buffers, nothing asynchronous
+        # None: host buffers, nothing asynchronous
+        self._stream = torch.cuda.Stream(device) if pinned else None
         self._handle = self._stream.cuda_stream if self._stream is not None else 0
         if self._stream is not None:
-            self._stream.wait_stream(torch.cuda.current_stream(device))  # buffers were zeroed on the default stream
+            # buffers were zeroed on the default stream
+            self._stream.wait_stream(torch.cuda.current_stream(device))
 
     @classmethod
     def from_source(cls, source: str, *, device: str = "cuda", streams: int = 1,
-                    cache_dir: str | os.PathLike[str] | None = None, rebuild: bool = False, fp16: bool = False,
-                    size: tuple[int, int] | None = None, workspace_mib: int = DEFAULT_WORKSPACE_MIB,
+                    cache_dir: str | os.PathLike[str] | None = None, rebuild: bool = False,
+                    fp16: bool = False, size: tuple[int, int] | None = None,
+                    workspace_mib: int = DEFAULT_WORKSPACE_MIB,
                     logger: trt.ILogger | None = None) -> TensorRTRuntime:
         """Open an engine (``.engine`` / ``.plan`` with its sidecar), an ONNX file or a checkpoint.
 
-        An ONNX file or checkpoint goes through the export cache (:func:`record.runtime.cache.onnx_for_source`,
-        ``fp16`` and ``size`` apply to checkpoints) and the engine cache (:func:`engine_for`, built for
-        ``max_streams = streams``; ``rebuild`` forces a build). For an engine file, ``fp16`` and ``size`` are
-        checked against it instead.
+        An ONNX file or checkpoint goes through the export cache
+        (:func:`record.runtime.cache.onnx_for_source`, ``fp16`` and ``size`` apply to checkpoints) and the
+        engine cache (:func:`engine_for`, built for ``max_streams = streams``; ``rebuild`` forces a build).
+        For an engine file, ``fp16`` and ``size`` are checked against it instead.
         """
         target = cuda_device(device)
         if Path(source).suffix.lower() in ENGINE_SUFFIXES:
             info = read_sidecar(source)
-            if (fp16 and info.spec.precision != "fp16") or (size is not None and tuple(size) != info.spec.input_size):
-                raise ConfigError(describe(source, "engine does not have the requested precision / input size",
-                                           found=f"{info.spec.precision} {list(info.spec.input_size)}",
-                                           expected=f"{'fp16' if fp16 else 'any precision'} "
-                                                    f"{list(size) if size else 'any size'}"))
+            if ((fp16 and info.spec.precision != "fp16")
+                    or (size is not None and tuple(size) != info.spec.input_size)):
+                raise ConfigError(describe(
+                    source, "engine does not have the requested precision / input size",
+                    found=f"{info.spec.precision} {list(info.spec.input_size)}",
+                    expected=f"{'fp16' if fp16 else 'any precision'} {list(size) if size else 'any size'}"))
             engine = Path(source)
         else:
             onnx = onnx_for_source(source, size=size, fp16=fp16, cache_dir=cache_dir)
-            engine = engine_for(onnx, cache_dir, rebuild=rebuild, max_streams=streams, workspace_mib=workspace_mib,
-                                logger=logger, device=target)
+            engine = engine_for(onnx, cache_dir, rebuild=rebuild, max_streams=streams,
+                                workspace_mib=workspace_mib, logger=logger, device=target)
         return cls(engine, streams=streams, device=target, logger=logger)
 
     def _bind(self, name: str, buffer: torch.Tensor) -> None:

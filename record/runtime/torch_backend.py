@@ -77,7 +77,8 @@ class _CudaGraphStep:
         return [host.numpy().copy() for host in self.host_scores]
 
 
-def _as_model_input(spec: DeploymentSpec, frames: list[torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
+def _as_model_input(spec: DeploymentSpec,
+                    frames: list[torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
     return {t.name: f for t, f in zip(spec.frames, frames)} if len(spec.frames) > 1 else frames[0]
 
 

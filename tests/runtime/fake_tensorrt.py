@@ -1,4 +1,5 @@
-"""A stand-in for the ``tensorrt`` module: just the TensorRT 10 API that record.runtime.tensorrt_backend calls.
+"""A stand-in for the ``tensorrt`` module: just the TensorRT 10 API that record.runtime.tensorrt_backend
+calls.
 
 Install it as ``sys.modules["tensorrt"]`` (fixture ``fake_trt`` in test_tensorrt_backend.py). It has no weak-
 typing API at all (no ``BuilderFlag``), so any use of one fails.
@@ -7,19 +8,19 @@ typing API at all (no ``BuilderFlag``), so any use of one fails.
   (``-1`` for the dynamic batch axis); ``build_serialized_network`` checks that every input has a profile
   shape and returns a "plan": :data:`MAGIC` + JSON of the I/O, profile, network flags, workspace and
   :data:`__version__`. Every build is appended to :data:`BUILDS`.
-* ``Runtime.deserialize_cuda_engine``: the engine of a plan, or None (as TensorRT does) for a corrupt plan or one
-  made by another ``__version__``.
+* ``Runtime.deserialize_cuda_engine``: the engine of a plan, or None (as TensorRT does) for a corrupt plan or
+  one made by another ``__version__``.
 * Engine: ``num_io_tensors``, ``get_tensor_name/mode/shape/dtype``, ``create_execution_context``.
 * Execution context: ``set_input_shape`` (False outside the profile), ``set_tensor_address``, and
-  ``execute_async_v3``, which reads and writes **host memory at the bound addresses** (so the runtime's buffers
-  must be torch CPU tensors) and computes, per stream ``b``, with ``m_b`` the mean of the stream's frame values
-  (averaged over frame inputs)::
+  ``execute_async_v3``, which reads and writes **host memory at the bound addresses** (so the runtime's
+  buffers must be torch CPU tensors) and computes, per stream ``b``, with ``m_b`` the mean of the stream's
+  frame values (averaged over frame inputs)::
 
       <state>_out[b] = 0.5 * <state>_in[b] + m_b
       logits[b, c]   = m_b + sum over states of mean(<state>_in[b]) + 0.01 * c      (broadcast over H, W)
 
-  Each call is recorded in ``context.calls`` (stream handle and the address of every tensor); binding one address
-  as an input and an output of the same call raises AssertionError.
+  Each call is recorded in ``context.calls`` (stream handle and the address of every tensor); binding one
+  address as an input and an output of the same call raises AssertionError.
 """
 
 from __future__ import annotations
@@ -279,7 +280,8 @@ class _Context:
         assert not shared, "one buffer bound as input and output of one call"
         self.calls.append({"stream": stream_handle, "addresses": dict(self.addresses)})
         batch = self.shapes[inputs[0][0]][0]
-        read = {name: memory(self.addresses[name], self.shapes[name]).astype(np.float64) for name, *_ in inputs}
+        read = {name: memory(self.addresses[name], self.shapes[name]).astype(np.float64)
+                for name, *_ in inputs}
         frames = [a for name, a in read.items() if not name.endswith("_in")]
         states = {name.removesuffix("_in"): a for name, a in read.items() if name.endswith("_in")}
         mean = np.mean([f.reshape(batch, -1).mean(axis=1) for f in frames], axis=0)  # m_b

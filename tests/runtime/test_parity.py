@@ -1,9 +1,9 @@
 """Closed-loop parity of the exported step against PyTorch, and the `record parity` command.
 
-The long runs use the trained ROD2021 fixture: a random RECORD's states grow chaotically, so two correct float32
-implementations drift apart within tens of frames, while a trained model's dynamics are what deployment runs.
-States are compared relative to their magnitude (cell states reach several hundred, where one float32 rounding
-step is ~5e-5; see record/runtime/parity.py).
+The long runs use the trained ROD2021 fixture: a random RECORD's states grow chaotically, so two correct
+float32 implementations drift apart within tens of frames, while a trained model's dynamics are what
+deployment runs. States are compared relative to their magnitude (cell states reach several hundred, where one
+float32 rounding step is ~5e-5; see record/runtime/parity.py).
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ def test_rod2021_fp16_export_agrees_at_detection_level(trained_exports):
     assert identical >= 0.95 and np.mean(parity.agreement) >= 0.98, parity.agreement
 
 
-def test_online_export_over_a_window_equals_the_torch_buffer_forward(trained_rod2021_checkpoint, trained_exports):
-    """The exported step run over T frames from the zero state gives the buffer forward's last-frame output."""
+def test_online_export_over_a_window_equals_the_torch_buffer_forward(trained_rod2021_checkpoint,
+                                                                     trained_exports):
+    """The exported step run over T frames from the zero state gives the buffer forward's last-frame
+    output."""
     model, _ = load_checkpoint_model(trained_rod2021_checkpoint)
     runtime = open_runtime(trained_exports["fp32"], "onnxruntime", threads=1)
     frames = list(synthetic_frames(runtime.spec, model.config.window, seed=3))
@@ -94,7 +96,8 @@ def test_parity_command_prints_steps_and_worst_values_and_fails_past_tolerances(
     path = str(trained_exports["fp32"])
     assert main(["parity", path, "--steps", "6", "--every", "2", "--threads", "1"]) == 0
     text = capsys.readouterr().out
-    assert "parity of record_rod2021 against torch, 6 closed-loop steps" in text and "worst onnxruntime" in text
+    assert ("parity of record_rod2021 against torch, 6 closed-loop steps" in text
+            and "worst onnxruntime" in text)
     assert main(["parity", path, "--steps", "3", "--json", "--atol", "1e-4", "--state-rtol", "1e-3"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["steps"] == 3 and len(report["backends"]["onnxruntime"]["per_step"]["score_max_abs"]) == 3

@@ -27,13 +27,15 @@ def test_rod2021_spec_names_shapes_and_meaning():
 def test_carrada_specs_name_views_and_tvt_normalisation():
     single = build_spec(create_model("record_carrada_ra"))
     assert single.classes == CARRADA_CLASSES and single.activation == "softmax"
-    assert single.frames[0].name == "frame" and single.frames[0].view == "ra" and single.logits[0].view == "ra"
+    assert (single.frames[0].name == "frame" and single.frames[0].view == "ra"
+            and single.logits[0].view == "ra")
     assert single.normalisation["frame"] == {"kind": "min_max_db", "min_db": TVT_STATS["ra"].min_db,
                                              "max_db": TVT_STATS["ra"].max_db}
     multi = build_spec(create_model("mv_record"))
     assert multi.multi_view and [t.name for t in multi.frames] == ["rd", "ra", "ad"]
     assert [t.shape for t in multi.frames] == [(1, 256, 64), (1, 256, 256), (1, 256, 64)]
-    assert [(t.name, t.shape) for t in multi.logits] == [("rd_logits", (4, 256, 64)), ("ra_logits", (4, 256, 256))]
+    assert [(t.name, t.shape) for t in multi.logits] == [("rd_logits", (4, 256, 64)),
+                                                          ("ra_logits", (4, 256, 256))]
     assert [multi.output_view(t) for t in multi.logits] == ["rd", "ra"]
     assert len(multi.states) == 12 and multi.states[0].name == "rd_h1"
 

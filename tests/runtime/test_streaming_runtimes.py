@@ -1,4 +1,5 @@
-"""The streaming interface on the CPU backends: checks before inference, independent streams, state handling."""
+"""The streaming interface on the CPU backends: checks before inference, independent streams, state
+handling."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def test_bad_frames_are_refused_before_inference_and_leave_the_state(backend, sm
     state = runtime.read_state()
     nan, inf = good.copy(), good.copy()
     nan[1, 3, 4, 5], inf[0, 0, 0, 0] = np.nan, np.inf
-    cases = [(good[:1], "wrong shape"), (good[:, :, :16], "wrong shape"), (good.astype(np.float64), "wrong dtype"),
+    cases = [(good[:1], "wrong shape"), (good[:, :, :16], "wrong shape"),
+             (good.astype(np.float64), "wrong dtype"),
              (torch.from_numpy(good), "not a NumPy array"), (nan, "1 NaN or infinite values"),
              (inf, "1 NaN or infinite values"), ({"frame": good}, "not a NumPy array")]
     for frame, message in cases:
@@ -84,7 +86,8 @@ def test_bad_frames_are_refused_before_inference_and_leave_the_state(backend, sm
 def test_multi_view_frames_must_name_every_view(small_export):
     runtime = open_runtime(small_export("mv_record").path, "onnxruntime", threads=1)
     frames = _frames(runtime.spec, 1, np.random.default_rng(0))
-    with pytest.raises(InputError, match=r"wrong views \(found \['ad', 'rd'\], expected \['rd', 'ra', 'ad'\]\)"):
+    with pytest.raises(InputError,
+                       match=r"wrong views \(found \['ad', 'rd'\], expected \['rd', 'ra', 'ad'\]\)"):
         runtime.step({k: v for k, v in frames.items() if k != "ra"})
     with pytest.raises(InputError, match="expected a dict of views"):
         runtime.step(frames["rd"])
@@ -123,7 +126,8 @@ def test_damaged_or_mismatched_models_are_refused_naming_the_file(damage, small_
         proto = onnx.load(str(source))
         del proto.metadata_props[:]
         if damage != "no_spec":
-            other = build_spec(create_model("record_nolstm_single" if damage == "other_model" else "record_rod2021"),
+            other = build_spec(create_model("record_nolstm_single" if damage == "other_model"
+                                            else "record_rod2021"),
                                size=(64, 64) if damage == "other_size" else (32, 32))
             onnx.helper.set_model_props(proto, {SPEC_KEY: other.to_json()})
         onnx.save(proto, str(path))
@@ -168,15 +172,17 @@ def test_backend_choice_errors():
     with pytest.raises(ConfigError, match=r"unknown runtime backend \(found 'tflite', expected"):
         backend_class("tflite")
     with pytest.raises(ConfigError, match="CUDA graphs need a CUDA device"):
-        backend_class("torch")(create_model("record_nolstm_single"), build_spec(create_model("record_nolstm_single")),
-                               cuda_graph=True)
+        backend_class("torch")(create_model("record_nolstm_single"),
+                               build_spec(create_model("record_nolstm_single")), cuda_graph=True)
     with pytest.raises(ConfigError, match="this backend runs on the CPU"):
         backend_class("onnxruntime").from_source("x.onnx", device="cuda")
 
 
 def test_a_backend_with_a_missing_dependency_says_what_to_install(monkeypatch):
-    monkeypatch.setitem(BACKENDS, "fancy", ("record.runtime.not_installed_backend:Fancy", "fancy-rt (pip install x)"))
-    with pytest.raises(BackendUnavailable, match=r"backend 'fancy' is not available here .* it needs fancy-rt"):
+    monkeypatch.setitem(BACKENDS, "fancy",
+                        ("record.runtime.not_installed_backend:Fancy", "fancy-rt (pip install x)"))
+    with pytest.raises(BackendUnavailable,
+                       match=r"backend 'fancy' is not available here .* it needs fancy-rt"):
         backend_class("fancy")
 
 

@@ -1,11 +1,12 @@
 """The TensorRT backend's host-side logic, driven through a fake ``tensorrt`` module (fake_tensorrt.py).
 
-No TensorRT or GPU here: the runtime keeps its buffers in torch CPU tensors (``device="cpu"``, its constructor's
-buffer-device parameter) and the fake execution context computes a known recurrence from the memory at the bound
-addresses. Covered: engine building (strongly typed, profile, workspace, sidecar), cache keys and cache reuse /
-rebuild, every load-time refusal, ping-pong state binding against a NumPy reference, per-stream reset, host
-copies, device checks, and the registry's message when tensorrt is missing. Real small ONNX exports of
-``record_nolstm_single`` (no state) and ``record_rod2021`` (state h1, c1, h2, c2) at 32 x 32 (conftest.py).
+No TensorRT or GPU here: the runtime keeps its buffers in torch CPU tensors (``device="cpu"``, its
+constructor's buffer-device parameter) and the fake execution context computes a known recurrence from the
+memory at the bound addresses. Covered: engine building (strongly typed, profile, workspace, sidecar), cache
+keys and cache reuse / rebuild, every load-time refusal, ping-pong state binding against a NumPy reference,
+per-stream reset, host copies, device checks, and the registry's message when tensorrt is missing. Real small
+ONNX exports of ``record_nolstm_single`` (no state) and ``record_rod2021`` (state h1, c1, h2, c2) at 32 x 32
+(conftest.py).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ SIZE = (32, 32)
 
 @pytest.fixture(scope="module")
 def exports(small_export, tmp_path_factory) -> dict[str, Path]:
-    """Copies, named ``<model>.onnx``, of the shared 32 x 32 exports (conftest.py) of a stateless and a stateful
-    model."""
+    """Copies, named ``<model>.onnx``, of the shared 32 x 32 exports (conftest.py) of a stateless and a
+    stateful model."""
     folder = tmp_path_factory.mktemp("trt_exports")
     paths = {name: folder / f"{name}.onnx" for name in ("record_nolstm_single", "record_rod2021")}
     for name, path in paths.items():
@@ -113,7 +114,8 @@ def test_build_is_strongly_typed_with_one_batch_profile_and_a_sidecar(trt, expor
     assert trt.sidecar_path(engine).name == "record_rod2021.engine.json"
     info = trt.read_sidecar(engine)
     assert info.spec == spec and info.max_streams == 3 and info.target.gpu == "Fake Orin"
-    assert payload["key"] == trt.engine_key(payload["onnx_sha256"], "fp32", 3, trt.Target("10.3.0", "Fake Orin", "8.7"))
+    assert payload["key"] == trt.engine_key(payload["onnx_sha256"], "fp32", 3,
+                                            trt.Target("10.3.0", "Fake Orin", "8.7"))
     assert trt.default_engine_path(onnx_path) == onnx_path.with_suffix(".engine")
 
 
@@ -124,11 +126,12 @@ def test_parser_and_builder_failures_name_the_onnx_file(trt, exports, tmp_path, 
         return parser.fail("In node 3 (Conv): UNSUPPORTED_NODE")
 
     with monkeypatch.context() as patch, pytest.raises(
-            DataFormatError, match=r"record_nolstm_single\.onnx: TensorRT's ONNX parser failed.*UNSUPPORTED_NODE"):
+            DataFormatError, match=r"record_nolstm_single\.onnx: TensorRT's ONNX parser failed"
+                                   r".*UNSUPPORTED_NODE"):
         patch.setattr(fake_tensorrt.OnnxParser, "parse_from_file", fail)
         _build(trt, onnx_path, tmp_path)
-    with monkeypatch.context() as patch, pytest.raises(DataFormatError,
-                                                       match=r"record_nolstm_single\.onnx: .*could not build"):
+    with monkeypatch.context() as patch, pytest.raises(
+            DataFormatError, match=r"record_nolstm_single\.onnx: .*could not build"):
         patch.setattr(fake_tensorrt.Builder, "build_serialized_network", lambda *args: None)
         _build(trt, onnx_path, tmp_path)
     assert not (tmp_path / "record_nolstm_single.engine").exists()
@@ -333,7 +336,8 @@ def test_truncated_or_corrupt_plan_is_refused(trt, exports, tmp_path):
     engine = _build(trt, onnx_path, tmp_path)
     plan = engine.read_bytes()
     engine.write_bytes(plan[: len(plan) // 2])
-    with pytest.raises(DataFormatError, match=rf"record_nolstm_single\.engine: .*truncated.*found {len(plan) // 2} "):
+    with pytest.raises(DataFormatError,
+                       match=rf"record_nolstm_single\.engine: .*truncated.*found {len(plan) // 2} "):
         trt.TensorRTRuntime(engine, device="cpu")
     engine.write_bytes(b"garbage" * 10)
     trt.write_sidecar(engine, onnx_path)  # consistent sidecar, undeserialisable plan
@@ -361,15 +365,16 @@ def test_engine_whose_io_does_not_match_the_spec_is_refused(trt, exports, tmp_pa
     with pytest.raises(DataFormatError, match=r"x\.engine: engine I/O does not match.*input size \[64, 64\].*"
                                               r"found \['frame INPUT \[8, 32, 32\] FLOAT'\].*\[8, 64, 64\]"):
         trt.check_engine_io(trt_engine, wrong_size, "x.engine")
-    trt_engine.io = [(n, m, s, fake_tensorrt.DataType.HALF if n == "logits" else d) for n, m, s, d in trt_engine.io]
+    trt_engine.io = [(n, m, s, fake_tensorrt.DataType.HALF if n == "logits" else d)
+                     for n, m, s, d in trt_engine.io]
     with pytest.raises(DataFormatError, match=r"found \['logits OUTPUT \[3, 32, 32\] HALF'\]"):
         trt.check_engine_io(trt_engine, spec, "x.engine")
 
 
 def test_more_streams_than_the_profile_is_refused(trt, exports, tmp_path):
     engine = _build(trt, exports["record_nolstm_single"], tmp_path, max_streams=2)
-    with pytest.raises(ConfigError, match=r"more streams than the engine was built for \(found 3, expected at "
-                                          r"most 2"):
+    with pytest.raises(ConfigError, match=r"more streams than the engine was built for \(found 3, "
+                                          r"expected at most 2"):
         trt.TensorRTRuntime(engine, streams=3, device="cpu")
 
 
@@ -392,7 +397,8 @@ def test_backend_is_unavailable_without_tensorrt(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # "import tensorrt" raises ImportError
     _forget_backend(monkeypatch)
-    with pytest.raises(BackendUnavailable, match=r"backend 'tensorrt' is not available here.*pip install tensorrt"):
+    with pytest.raises(BackendUnavailable,
+                       match=r"backend 'tensorrt' is not available here.*pip install tensorrt"):
         backend_class("tensorrt")
     with pytest.raises(BackendUnavailable, match="TensorRT >= 10"):
         open_runtime("model.onnx", "tensorrt", device="cuda")
