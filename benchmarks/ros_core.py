@@ -1,38 +1,41 @@
-"""Per-frame cost of the ROS node's detector core on raw radar cubes, and end-to-end latency through the live node.
+"""Per-frame cost of the ROS node's detector core on raw radar cubes, and end-to-end latency through the live
+node.
 
     python benchmarks/ros_core.py [--json] [--frames 100] [--threads 2] [--node-frames 100] [--node-rate 5]
         [--no-node] [--cache DIR]
 
 What it measures (ONNX Runtime on this CPU, ``threads`` intra-op threads, denormals flushed, batch 1):
 
-* **Core** (``rod2021_frame_ms``, ``carrada_mv_frame_ms``): one frame as the node handles it, from the received
-  ``sensor_msgs/Image`` to the messages it publishes: ``message_in`` (:func:`record.ros.messages.input_image`),
-  then the core's stages (:meth:`record.ros.core.DetectorCore.process`: ``decode`` of the byte buffer, the
-  ``signal_chain`` (range FFT + angle transform; CARRADA also the Doppler FFT and the three dB views),
-  ``inference`` (the exported online step with its recurrent state, activation included), ``postprocess``
-  (ROD2021 peaks + location NMS; CARRADA label maps and RA blobs)), then ``encode`` (the Detection3DArray, the
-  MarkerArray and, for CARRADA, the mono8 masks). ``total`` is the whole of it. Medians and 99th percentiles over
-  ``frames`` frames after a warm-up, cycling through 8 simulated frames with the state carried over. Inputs are
-  what the sensors send: ROD2021 raw cubes of all 255 chirp loops (2 x 4 antennas x 128 samples, ``32FC2``, 2 MB;
-  the chain keeps loops 0/64/128/192) for ``record_rod2021``, CARRADA raw cubes (64 loops x 2 x 4 x 256 samples)
-  for ``mv_record``. Not included: DDS transport and (de)serialisation of the messages (in the node figures).
+* **Core** (``rod2021_frame_ms``, ``carrada_mv_frame_ms``): one frame as the node handles it, from the
+  received ``sensor_msgs/Image`` to the messages it publishes: ``message_in``
+  (:func:`record.ros.messages.input_image`), then the core's stages
+  (:meth:`record.ros.core.DetectorCore.process`: ``decode`` of the byte buffer, the ``signal_chain`` (range
+  FFT + angle transform; CARRADA also the Doppler FFT and the three dB views), ``inference`` (the exported
+  online step with its recurrent state, activation included), ``postprocess`` (ROD2021 peaks + location NMS;
+  CARRADA label maps and RA blobs)), then ``encode`` (the Detection3DArray, the MarkerArray and, for CARRADA,
+  the mono8 masks). ``total`` is the whole of it. Medians and 99th percentiles over ``frames`` frames after a
+  warm-up, cycling through 8 simulated frames with the state carried over. Inputs are what the sensors send:
+  ROD2021 raw cubes of all 255 chirp loops (2 x 4 antennas x 128 samples, ``32FC2``, 2 MB; the chain keeps
+  loops 0/64/128/192) for ``record_rod2021``, CARRADA raw cubes (64 loops x 2 x 4 x 256 samples) for
+  ``mv_record``. Not included: DDS transport and (de)serialisation of the messages (in the node figures).
 * **Node** (``node_rod2021_latency_ms``, ``node_rod2021_latency_p99_ms``): ``record_detector`` (onnxruntime,
-  ``record_rod2021``) in a private network namespace (:mod:`record.ros.sandbox`), fed by a publisher that stamps
-  each 255-loop cube with the wall clock right before publishing it, ``node_rate`` Hz; latency = the time the
-  ``Detection3DArray`` arrives back in the publisher's process minus the header stamp (both the system clock):
-  serialisation, two DDS hops over the loopback / shared memory, the callback, the core and the publication.
-  Fast DDS runs with :data:`record.ros.sandbox.LARGE_DATA_PROFILE` (32 MiB shared-memory segment): with its
-  default 0.5 MiB segment most 2 MB best-effort cubes never reach the node (``--node-transport default`` shows
-  it: ``node.received`` of ``node.sent``).
+  ``record_rod2021``) in a private network namespace (:mod:`record.ros.sandbox`), fed by a publisher that
+  stamps each 255-loop cube with the wall clock right before publishing it, ``node_rate`` Hz; latency = the
+  time the ``Detection3DArray`` arrives back in the publisher's process minus the header stamp (both the
+  system clock): serialisation, two DDS hops over the loopback / shared memory, the callback, the core and the
+  publication. Fast DDS runs with :data:`record.ros.sandbox.LARGE_DATA_PROFILE` (32 MiB shared-memory
+  segment): with its default 0.5 MiB segment most 2 MB best-effort cubes never reach the node
+  (``--node-transport default`` shows it: ``node.received`` of ``node.sent``).
 
-Threads: the signal chain (Numba, OpenMP layer) and ONNX Runtime each keep a pool; back to back on 2 cores their
-idle threads spin against each other (measured here: the ROD2021 chain took 11 ms back to back, 0.4 ms with
-``OMP_WAIT_POLICY=PASSIVE``, which must be set before the process starts; reported as ``omp_wait_policy``).
+Threads: the signal chain (Numba, OpenMP layer) and ONNX Runtime each keep a pool; back to back on 2 cores
+their idle threads spin against each other (measured here: the ROD2021 chain took 11 ms back to back, 0.4 ms
+with ``OMP_WAIT_POLICY=PASSIVE``, which must be set before the process starts; reported as
+``omp_wait_policy``).
 
-Models: the trained ``record_rod2021`` fixture (``tests/fixtures/trained/record_rod2021_demo.pt``) when present,
-else seeded random weights (timing does not depend on the weights); ``mv_record`` has random weights. Exports are
-cached in ``--cache`` (default ``~/.cache/record/bench_ros_core``). On a shared machine, figures move with the
-load: the JSON reports the load average before and after.
+Models: the trained ``record_rod2021`` fixture (``tests/fixtures/trained/record_rod2021_demo.pt``) when
+present, else seeded random weights (timing does not depend on the weights); ``mv_record`` has random weights.
+Exports are cached in ``--cache`` (default ``~/.cache/record/bench_ros_core``). On a shared machine, figures
+move with the load: the JSON reports the load average before and after.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ STAGES = ("message_in", "decode", "signal_chain", "inference", "postprocess", "e
 
 
 def _checkpoint(name: str, cache: Path) -> tuple[Path, str]:
-    """(checkpoint, "trained" / "random"): the trained fixture for record_rod2021, else seeded random weights."""
+    """(checkpoint, "trained" / "random"): the trained fixture for record_rod2021, else seeded random
+    weights."""
     if name == "record_rod2021" and TRAINED_ROD2021.is_file():
         return TRAINED_ROD2021, "trained"
     import torch
@@ -79,7 +83,8 @@ def _onnx(name: str, cache: Path) -> tuple[Path, str]:
 
 
 def _cubes(layout: str, n_frames: int, seed: int = 0) -> np.ndarray:
-    """``n_frames`` simulated raw cubes (complex64 ``[F, loops, tx, rx, samples]``; ROD2021: all 255 loops)."""
+    """``n_frames`` simulated raw cubes (complex64 ``[F, loops, tx, rx, samples]``; ROD2021: all 255
+    loops)."""
     import dataclasses
 
     from record.data.synth_common import SplitSize, plan_sequences, simulated_chunks
@@ -181,15 +186,17 @@ def bench_node(onnx: Path, cubes: np.ndarray, frames: int, warmup: int, rate: fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--frames", type=int, default=100, help="timed frames per model (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed frames first (default 10)")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
-    parser.add_argument("--node-frames", type=int, default=100, help="frames through the live node (default 100)")
+    parser.add_argument("--node-frames", type=int, default=100,
+                        help="frames through the live node (default 100)")
     parser.add_argument("--node-rate", type=float, default=5.0,
-                        help="publishing rate to the node, Hz (default 5: below the node's throughput here, so "
-                             "no frame waits for the previous one)")
+                        help="publishing rate to the node, Hz (default 5: below the node's throughput here, "
+                             "so no frame waits for the previous one)")
     parser.add_argument("--node-transport", choices=("large-shm", "default"), default="large-shm",
                         help="Fast DDS transports of node and publisher: large-shm (record.ros.sandbox."
                              "LARGE_DATA_PROFILE, 32 MiB shared memory; default) or Fast DDS's defaults")
@@ -220,14 +227,15 @@ def main(argv: list[str] | None = None) -> int:
         "rod2021_input": "sensor_msgs/Image 32FC2, 2040 rows (255 loops x 2 tx x 4 rx) x 128 samples",
         "carrada_input": "sensor_msgs/Image 32FC2, 512 rows (64 loops x 2 tx x 4 rx) x 256 samples",
         "models": {"record_rod2021": rod_weights, "mv_record": mv_weights},
-        "detections_per_frame": {"rod2021": rod["detections_per_frame"], "carrada_mv": carrada["detections_per_frame"]},
+        "detections_per_frame": {"rod2021": rod["detections_per_frame"],
+                                 "carrada_mv": carrada["detections_per_frame"]},
     }
     if not args.no_node:
         with tempfile.TemporaryDirectory(prefix="record-bench-node-") as folder:
-            node = bench_node(rod_onnx, rod_cubes, args.node_frames, args.warmup, args.node_rate, args.threads,
-                              Path(folder), args.node_transport)
-        report |= {"node_rod2021_latency_ms": node["median_ms"], "node_rod2021_latency_p99_ms": node["p99_ms"],
-                   "node": node}
+            node = bench_node(rod_onnx, rod_cubes, args.node_frames, args.warmup, args.node_rate,
+                              args.threads, Path(folder), args.node_transport)
+        report |= {"node_rod2021_latency_ms": node["median_ms"],
+                   "node_rod2021_latency_p99_ms": node["p99_ms"], "node": node}
     report |= {"backend": "onnxruntime", "threads": args.threads, "frames": args.frames,
                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
                "cpus": os.cpu_count(), "load_average": {"before": [round(x, 2) for x in load_before],
@@ -236,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
         return 0
     for key in ("rod2021", "carrada_mv"):
-        print(f"{key}: {report[f'{key}_frame_ms']:.1f} ms per frame (p99 {report[f'{key}_frame_p99_ms']:.1f})")
+        print(f"{key}: {report[f'{key}_frame_ms']:.1f} ms per frame "
+              f"(p99 {report[f'{key}_frame_p99_ms']:.1f})")
         for stage, values in report[f"{key}_stages_ms"].items():
             print(f"  {stage:<13} {values['median']:8.2f} ms  p99 {values['p99']:8.2f}")
     if "node" in report:

@@ -1,22 +1,23 @@
 """rosbag2 recordings (sqlite3 and MCAP) of the topics RECORD reads and writes, without DDS.
 
-Bags are written and read with ``rosbags`` (rosbag2 format version 9, storage ``sqlite3`` or ``mcap``); message
-payloads are (de)serialised with ``rclpy.serialization`` and the real message classes (no DDS, no rclpy context
-needed), so what a bag holds is byte for byte what a node sends. Every connection carries its message definition
-(ROS 2 ``.msg`` text with its dependencies) and RIHS01 type hash from a ``rosbags`` typestore: the ROS 2 Kilted
-store plus ``vision_msgs`` registered from its installed ``.msg`` files (``share/vision_msgs/msg`` of the venv, or
-``tools/ros/vision_msgs/msg`` of a checkout); the hashes equal those rosidl generated for the installed
-packages. So ``ros2 bag``, Foxglove and ``rosbags``' ``AnyReader`` read these bags without any extra type
-registration.
+Bags are written and read with ``rosbags`` (rosbag2 format version 9, storage ``sqlite3`` or ``mcap``);
+message payloads are (de)serialised with ``rclpy.serialization`` and the real message classes (no DDS, no
+rclpy context needed), so what a bag holds is byte for byte what a node sends. Every connection carries its
+message definition (ROS 2 ``.msg`` text with its dependencies) and RIHS01 type hash from a ``rosbags``
+typestore: the ROS 2 Kilted store plus ``vision_msgs`` registered from its installed ``.msg`` files
+(``share/vision_msgs/msg`` of the venv, or ``tools/ros/vision_msgs/msg`` of a checkout); the hashes equal
+those rosidl generated for the installed packages. So ``ros2 bag``, Foxglove and ``rosbags``' ``AnyReader``
+read these bags without any extra type registration.
 
-Topics the project uses: ``sensor_msgs/msg/Image`` (raw ADC frames, masks), ``vision_msgs/msg/Detection3DArray``
-(detections, ground truth), ``visualization_msgs/msg/MarkerArray``, ``diagnostic_msgs/msg/DiagnosticArray`` and
-``std_msgs/msg/Float64`` (debug timings); any other type of the typestore whose Python class imports works too.
+Topics the project uses: ``sensor_msgs/msg/Image`` (raw ADC frames, masks),
+``vision_msgs/msg/Detection3DArray`` (detections, ground truth), ``visualization_msgs/msg/MarkerArray``,
+``diagnostic_msgs/msg/DiagnosticArray`` and ``std_msgs/msg/Float64`` (debug timings); any other type of the
+typestore whose Python class imports works too.
 
 Writing is atomic: a :class:`BagWriter` builds the bag in a hidden folder beside the destination
-(``.<name>.partial-*``) and renames it onto the destination only when the ``with`` block ends without an error;
-an existing destination is refused unless ``overwrite=True``. Problems raise :class:`BagError` naming the bag and
-the topic (missing topic, unknown or unimportable type, unreadable bag).
+(``.<name>.partial-*``) and renames it onto the destination only when the ``with`` block ends without an
+error; an existing destination is refused unless ``overwrite=True``. Problems raise :class:`BagError` naming
+the bag and the topic (missing topic, unknown or unimportable type, unreadable bag).
 
 Example::
 
@@ -101,7 +102,8 @@ def _ament_prefixes() -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def bag_typestore() -> Typestore:
-    """The ``rosbags`` typestore of ROS 2 Kilted plus ``vision_msgs`` (message definitions and type hashes)."""
+    """The ``rosbags`` typestore of ROS 2 Kilted plus ``vision_msgs`` (message definitions and type
+    hashes)."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     store = get_typestore(Stores.ROS2_KILTED)
@@ -208,8 +210,8 @@ class BagMessage:
             return deserialize_message(self.data, cls)
         except Exception as error:  # noqa: BLE001 - rclpy raises plain exceptions on a bad payload
             raise BagError(describe(f"{self.bag}: topic {self.topic}",
-                                    f"message at {self.timestamp_ns} ns does not deserialise as {self.msgtype} "
-                                    f"({error})")) from None
+                                    f"message at {self.timestamp_ns} ns does not deserialise as "
+                                    f"{self.msgtype} ({error})")) from None
 
 
 class BagReader:
@@ -232,11 +234,13 @@ class BagReader:
             self._reader = Reader(self.path)
             self._reader.open()
         except Exception as error:  # noqa: BLE001 - rosbags raises ReaderError, KeyError, sqlite / mcap errors
-            raise BagError(describe(self.name, f"not a readable rosbag2 bag ({type(error).__name__}: {error})",
+            raise BagError(describe(self.name,
+                                    f"not a readable rosbag2 bag ({type(error).__name__}: {error})",
                                     expected="a rosbag2 folder (metadata.yaml + .db3 / .mcap) or a "
                                              ".db3 / .mcap file")) from None
         self.topics: dict[str, TopicInfo] = {
-            name: TopicInfo(name, info.msgtype or "?", info.msgcount) for name, info in self._reader.topics.items()
+            name: TopicInfo(name, info.msgtype or "?", info.msgcount)
+            for name, info in self._reader.topics.items()
         }
 
     def __enter__(self) -> Self:
@@ -275,7 +279,8 @@ class BagReader:
         """
         if name not in self.topics:
             listed = ", ".join(f"{t.name} ({t.msgtype})" for t in self.topics.values()) or "none"
-            raise BagError(describe(self.name, f"no topic {name}", expected=f"one of the bag's topics: {listed}"))
+            raise BagError(describe(self.name, f"no topic {name}",
+                                    expected=f"one of the bag's topics: {listed}"))
         info = self.topics[name]
         wanted = (msgtypes,) if isinstance(msgtypes, str) else tuple(msgtypes or ())
         if wanted and info.msgtype not in wanted:
@@ -323,7 +328,8 @@ class BagWriter:
         BagError: ``path`` exists and ``overwrite`` is False, or a bad storage name.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, storage: str = "sqlite3", overwrite: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, storage: str = "sqlite3",
+                 overwrite: bool = False) -> None:
         if storage not in STORAGES:
             raise BagError(describe(f"{path}: storage", "unknown storage plugin", found=repr(storage),
                                     expected=STORAGES))
@@ -394,7 +400,8 @@ class BagWriter:
             if exc_info is None:
                 partial.__exit__(None, None, None)  # renames the folder onto the destination
             else:
-                partial.__exit__(*exc_info)  # removes the folder; returns False, the caller's error propagates
+                # removes the folder; returns False, the caller's error propagates
+                partial.__exit__(*exc_info)
 
     def add_topic(self, topic: str, msgtype: str) -> None:
         """Declare ``topic`` with ``msgtype`` (done by the first :meth:`write` otherwise).
@@ -409,14 +416,16 @@ class BagWriter:
         if topic in self._connections:
             known = self._connections[topic].msgtype
             if known != msgtype:
-                raise BagError(describe(where, "one topic holds one message type", found=msgtype, expected=known))
+                raise BagError(describe(where, "one topic holds one message type", found=msgtype,
+                                        expected=known))
             return
         if not topic.startswith("/"):
             raise BagError(describe(where, "topic names in a bag are absolute", expected=f"/{topic}"))
         store = bag_typestore()
         if msgtype not in store.types:
             raise BagError(describe(where, f"unknown message type {msgtype}",
-                                    expected=f"a ROS 2 Kilted or vision_msgs type, e.g. {', '.join(SUPPORTED_TYPES)}"))
+                                    expected=f"a ROS 2 Kilted or vision_msgs type, e.g. "
+                                             f"{', '.join(SUPPORTED_TYPES)}"))
         message_class(msgtype, where)
         self._connections[topic] = self._writer.add_connection(
             topic, msgtype, typestore=store, offered_qos_profiles=_offered_qos(msgtype)
@@ -424,7 +433,8 @@ class BagWriter:
         self.counts[topic] = 0
 
     def write(self, topic: str, message: object, timestamp_ns: int | None = None) -> None:
-        """Serialise ``message`` (an rclpy message) onto ``topic`` at ``timestamp_ns`` (default: its header stamp).
+        """Serialise ``message`` (an rclpy message) onto ``topic`` at ``timestamp_ns`` (default: its header
+        stamp).
 
         Raises:
             BagError: no timestamp given for a message without header, or a topic / type problem.
@@ -439,14 +449,15 @@ class BagWriter:
                                         f"{msgtype_of(message)} has no header: pass timestamp_ns"))
         self.write_serialized(topic, serialize_message(message), timestamp_ns)
 
-    def write_serialized(self, topic: str, data: bytes, timestamp_ns: int, msgtype: str | None = None) -> None:
+    def write_serialized(self, topic: str, data: bytes, timestamp_ns: int,
+                         msgtype: str | None = None) -> None:
         """Write an already serialised CDR payload (``msgtype`` declares the topic if it is new)."""
         if topic not in self._connections:
             if msgtype is None:
                 raise BagError(describe(f"{self.name}: topic {topic}", "undeclared topic: pass msgtype"))
             self.add_topic(topic, msgtype)
         if not (isinstance(timestamp_ns, int) and timestamp_ns >= 0):
-            raise BagError(describe(f"{self.name}: topic {topic}", "timestamp must be a non-negative int (ns)",
-                                    found=timestamp_ns))
+            raise BagError(describe(f"{self.name}: topic {topic}",
+                                    "timestamp must be a non-negative int (ns)", found=timestamp_ns))
         self._writer.write(self._connections[topic], timestamp_ns, data)
         self.counts[topic] += 1

@@ -2,8 +2,8 @@
 
 * ``record replay IN_BAG --out OUT_BAG --model MODEL [--backend onnxruntime|torch] [--input-topic T]
   [--params-file YAML] [-p NAME:=VALUE ...] [--node-name N] [--storage sqlite3|mcap] [--overwrite] [--json]``:
-  the node's :class:`~record.ros.core.DetectorCore`, configured from the node's parameter file (the same values
-  the node runs with; default ``launch/record.params.yaml`` of this checkout; ``-p`` overrides as the
+  the node's :class:`~record.ros.core.DetectorCore`, configured from the node's parameter file (the same
+  values the node runs with; default ``launch/record.params.yaml`` of this checkout; ``-p`` overrides as the
   node's ``--ros-args -p``), over the input topic; writes the topics the node publishes
   (:func:`record.ros.recordings.node_topics`) and a copy of the ground truth.
 * ``record play BAG [--rate R | --fast] [--topics T ...] [--loop] [--clock [HZ]] [--wait-for-subscribers S]
@@ -28,8 +28,8 @@ DEFAULT_PARAMS_FILE = Path(__file__).resolve().parents[2] / "launch" / "record.p
 
 
 def node_parameters(path: str | os.PathLike[str], node_name: str) -> dict[str, Any]:
-    """The ``ros__parameters`` a ROS 2 params file gives ``node_name`` (its own section over ``/**``), with nested
-    keys joined by dots as rcl reads them."""
+    """The ``ros__parameters`` a ROS 2 params file gives ``node_name`` (its own section over ``/**``), with
+    nested keys joined by dots as rcl reads them."""
     import yaml
 
     try:
@@ -84,9 +84,9 @@ def core_config_from_params(values: Mapping[str, Any], where: str = "parameters"
 def _replay_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="record replay",
-        description="Run the ROS node's detector core over a rosbag2 recording without DDS and write the topics "
-        "the node publishes (detections, markers, masks, debug times, diagnostics) plus a copy of the ground "
-        "truth. Settings come from the node's parameter file.",
+        description="Run the ROS node's detector core over a rosbag2 recording without DDS and write the "
+        "topics the node publishes (detections, markers, masks, debug times, diagnostics) plus a copy of the "
+        "ground truth. Settings come from the node's parameter file.",
     )
     parser.add_argument("in_bag", metavar="IN_BAG", help="input bag (sqlite3 or MCAP)")
     parser.add_argument("--out", required=True, metavar="OUT_BAG", help="output bag (must not exist)")
@@ -98,14 +98,16 @@ def _replay_parser() -> argparse.ArgumentParser:
     parser.add_argument("--node-name", default="record_detector",
                         help="node whose parameters and topic names to use (default record_detector)")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
-                        help="override one node parameter, as the node's `--ros-args -p NAME:=VALUE` (repeatable; "
-                             "e.g. postprocess.peak_threshold:=0.1)")
+                        help="override one node parameter, as the node's `--ros-args -p NAME:=VALUE` "
+                             "(repeatable; e.g. postprocess.peak_threshold:=0.1)")
     parser.add_argument("--input-topic", default="/radar/adc",
-                        help="input sensor_msgs/Image topic (default /radar/adc, where `record simulate --bag` "
-                             "writes the frames; the node's input is remapped there to play such bags)")
+                        help="input sensor_msgs/Image topic (default /radar/adc, where "
+                             "`record simulate --bag` writes the frames; the node's input is remapped there "
+                             "to play such bags)")
     parser.add_argument("--truth-topic", default="/radar/ground_truth",
                         help="ground-truth topic copied when present (default /radar/ground_truth)")
-    parser.add_argument("--storage", choices=("sqlite3", "mcap"), help="output storage (default: the input's)")
+    parser.add_argument("--storage", choices=("sqlite3", "mcap"),
+                        help="output storage (default: the input's)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: model.threads parameter)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -128,8 +130,8 @@ def replay_main(argv: list[str]) -> int:
         where = f"{where} with -p {item}"
     threads = args.threads if args.threads is not None else int(_param(values, "model.threads", where))
     summary = replay_bag(
-        args.in_bag, args.out, args.model, config=core_config_from_params(values, where), backend=args.backend,
-        input_topic=args.input_topic, truth_topic=args.truth_topic,
+        args.in_bag, args.out, args.model, config=core_config_from_params(values, where),
+        backend=args.backend, input_topic=args.input_topic, truth_topic=args.truth_topic,
         node_name=args.node_name, storage=args.storage, overwrite=args.overwrite,
         runtime_options={"threads": threads} if threads > 0 else {},
         marker_lifetime_s=float(values.get("markers.lifetime_s", 0.0)),
@@ -143,15 +145,16 @@ def replay_main(argv: list[str]) -> int:
     print(f"replayed {report['frames']} frames of {report['input_topic']}: {report['processed']} processed, "
           f"{report['dropped']} dropped {report['drops']}, resets {report['resets']}, {report['detections']} "
           f"detections; {report['frame_ms_p50']:.1f} ms per frame (p50), p99 {report['frame_ms_p99']:.1f} ms")
-    print(f"wrote {Path(args.out).absolute()}: " + ", ".join(f"{t} ({n})" for t, n in report["topics"].items()))
+    print(f"wrote {Path(args.out).absolute()}: "
+          + ", ".join(f"{t} ({n})" for t, n in report["topics"].items()))
     return 0
 
 
 def _play_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="record play",
-        description="Publish a bag's topics over rclpy with their recorded types (a stand-in for ros2 bag play): "
-        "Image topics with sensor-data QoS, the rest reliable. Runs DDS: keep it on the loopback "
+        description="Publish a bag's topics over rclpy with their recorded types (a stand-in for ros2 bag "
+        "play): Image topics with sensor-data QoS, the rest reliable. Runs DDS: keep it on the loopback "
         "(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, a private ROS_DOMAIN_ID).",
     )
     parser.add_argument("bag", metavar="BAG", help="bag to play (sqlite3 or MCAP)")
@@ -166,10 +169,11 @@ def _play_parser() -> argparse.ArgumentParser:
                         help="also publish /clock with the bag time (default 40 Hz) for use_sim_time nodes")
     parser.add_argument("--wait-for-subscribers", type=float, default=0.0, metavar="S",
                         help="wait up to S seconds for a subscriber on every played topic (error if not)")
-    parser.add_argument("--delay", type=float, default=0.0, metavar="S", help="pause before the first message")
+    parser.add_argument("--delay", type=float, default=0.0, metavar="S",
+                        help="pause before the first message")
     parser.add_argument("--lockstep", metavar="TOPIC",
-                        help="closed loop: after each Image frame wait for the message with its header stamp on "
-                             "TOPIC (e.g. /record_detector/detections) before going on")
+                        help="closed loop: after each Image frame wait for the message with its header stamp "
+                             "on TOPIC (e.g. /record_detector/detections) before going on")
     parser.add_argument("--lockstep-type", default="vision_msgs/msg/Detection3DArray",
                         help="message type of --lockstep (default vision_msgs/msg/Detection3DArray)")
     parser.add_argument("--lockstep-timeout", type=float, default=5.0, metavar="S",

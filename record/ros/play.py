@@ -1,16 +1,17 @@
-"""``record play``: publish a bag's topics over rclpy, a stand-in for ``ros2 bag play`` (not installable here).
+"""``record play``: publish a bag's topics over rclpy, a stand-in for ``ros2 bag play`` (not installable
+here).
 
-Messages go out unchanged (the recorded CDR payloads, published raw: no deserialisation), in bag-timestamp order,
-with their recorded types, at the recorded pace (``rate`` x faster or slower), or as fast as possible with a small
-pause between messages (``fast``: ``min_gap_s``, so that a keep-last-1 subscriber sees each frame when it keeps
-up). Image topics use sensor-data QoS (best effort, keep last 5, the profile of rclpy's
+Messages go out unchanged (the recorded CDR payloads, published raw: no deserialisation), in bag-timestamp
+order, with their recorded types, at the recorded pace (``rate`` x faster or slower), or as fast as possible
+with a small pause between messages (``fast``: ``min_gap_s``, so that a keep-last-1 subscriber sees each frame
+when it keeps up). Image topics use sensor-data QoS (best effort, keep last 5, the profile of rclpy's
 ``qos_profile_sensor_data``), every other topic reliable, keep last 10. ``clock`` also publishes
-``/clock`` (``rosgraph_msgs/Clock``, the bag time, before every message and at ``clock_hz``) for nodes run with
-``use_sim_time:=true``. ``lockstep`` (a topic of messages with a header, e.g. the node's detections) makes
-playback closed-loop: after each frame of an Image topic the player waits (up to ``lockstep_timeout_s``) until a
-message with that frame's header stamp arrives there, so a stateful node sees every frame however slow it is
-(deterministic replay over DDS; the pace is then at most the recorded one). SIGINT / SIGTERM stop the player
-cleanly (exit status 0, like ``ros2 bag play``).
+``/clock`` (``rosgraph_msgs/Clock``, the bag time, before every message and at ``clock_hz``) for nodes run
+with ``use_sim_time:=true``. ``lockstep`` (a topic of messages with a header, e.g. the node's detections)
+makes playback closed-loop: after each frame of an Image topic the player waits (up to ``lockstep_timeout_s``)
+until a message with that frame's header stamp arrives there, so a stateful node sees every frame however slow
+it is (deterministic replay over DDS; the pace is then at most the recorded one). SIGINT / SIGTERM stop the
+player cleanly (exit status 0, like ``ros2 bag play``).
 
 Run it, like every DDS process here, with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` and a private
 ``ROS_DOMAIN_ID`` (:mod:`record.ros.sandbox`).
@@ -82,8 +83,8 @@ class PlayOptions:
 
 @dataclass
 class PlayResult:
-    """What was published: messages per topic, loops completed, wall time, whether it was interrupted, and (lockstep)
-    how many frames got no answer in time."""
+    """What was published: messages per topic, loops completed, wall time, whether it was interrupted, and
+    (lockstep) how many frames got no answer in time."""
 
     published: dict[str, int] = field(default_factory=dict)
     missed: int = 0
@@ -98,7 +99,8 @@ class _Stop:
     def __init__(self) -> None:
         self.event = threading.Event()
 
-    def sleep_until(self, deadline: float, tick: Callable[[], None] | None = None, tick_s: float = 0.025) -> None:
+    def sleep_until(self, deadline: float, tick: Callable[[], None] | None = None,
+                    tick_s: float = 0.025) -> None:
         while not self.event.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -139,11 +141,13 @@ def play_bag(path: str | os.PathLike[str], options: PlayOptions | None = None, *
         with BagReader(path) as bag:
             names = list(options.topics) if options.topics else list(bag.topics)
             infos = [bag.topic(name) for name in names]
-            classes = {info.name: message_class(info.msgtype, f"{bag.name}: topic {info.name}") for info in infos}
+            classes = {info.name: message_class(info.msgtype, f"{bag.name}: topic {info.name}")
+                       for info in infos}
             rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
             node = rclpy.create_node(options.node_name)
             try:
-                publishers = {info.name: node.create_publisher(classes[info.name], info.name, _qos(info.msgtype))
+                publishers = {info.name: node.create_publisher(classes[info.name], info.name,
+                                                               _qos(info.msgtype))
                               for info in infos}
                 clock = _Clock(node, options.clock_hz) if options.clock else None
                 lockstep = _Lockstep(node, options) if options.lockstep else None

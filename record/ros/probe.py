@@ -5,18 +5,18 @@
     Publishes raw ADC cubes (``FRAMES.npy``: complex ``[K, loops, tx, rx, samples]``, cycled; or real maps
     ``[K, H, W]`` with ``32FC1``) as
     ``sensor_msgs/Image`` with sensor-data QoS, each stamped with the wall clock right before it is published,
-    at ``rate`` Hz, and times every ``Detection3DArray`` that comes back: latency = receive time - header stamp
-    (both the system clock, the node's ROS time). Waits for the node's subscription first. Prints one JSON
-    object: ``latencies_ms`` (per sent frame after the warm-up, null when no detections came back for it),
-    ``sent``, ``received``, ``median_ms``, ``p99_ms``.
+    at ``rate`` Hz, and times every ``Detection3DArray`` that comes back: latency = receive time - header
+    stamp (both the system clock, the node's ROS time). Waits for the node's subscription first. Prints one
+    JSON object: ``latencies_ms`` (per sent frame after the warm-up, null when no detections came back for
+    it), ``sent``, ``received``, ``median_ms``, ``p99_ms``.
 
 ``python -m record.ros.probe record --out BAG --topic /t=pkg/msg/Type ... [--until TOPIC=N] [--idle S]
 [--timeout S] [--storage sqlite3|mcap]``
     A ``ros2 bag record`` stand-in: subscribes to the topics (Image topics with sensor-data QoS, the rest
-    reliable, keep last 100), waits until every ``--matched`` topic has a publisher, prints ``ready``, writes every
-    message received into a bag (bag timestamp = receive time) and stops
-    once every ``--until`` topic has N messages and none of them got more for ``--idle`` seconds, after ``--timeout``
-    seconds, or on SIGINT / SIGTERM. Prints a JSON line of counts at the end.
+    reliable, keep last 100), waits until every ``--matched`` topic has a publisher, prints ``ready``, writes
+    every message received into a bag (bag timestamp = receive time) and stops
+    once every ``--until`` topic has N messages and none of them got more for ``--idle`` seconds, after
+    ``--timeout`` seconds, or on SIGINT / SIGTERM. Prints a JSON line of counts at the end.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def _latency(args: argparse.Namespace) -> int:
     publisher = node.create_publisher(Image, args.topic, qos_profile_sensor_data)
     received: dict[int, int] = {}
     node.create_subscription(Detection3DArray, args.detections,
-                             lambda m: received.setdefault(_stamp_ns(m), time.time_ns()), QoSProfile(depth=100))
+                             lambda m: received.setdefault(_stamp_ns(m), time.time_ns()),
+                             QoSProfile(depth=100))
     matched = _spin_until(node, lambda: publisher.get_subscription_count() > 0
                           and node.count_publishers(args.detections) > 0, args.wait)
     if not matched:
@@ -124,9 +125,10 @@ def _record(args: argparse.Namespace) -> int:
         for topic, msgtype in topics.items():
             qos = qos_profile_sensor_data if topic_qos(msgtype) == "sensor" else QoSProfile(depth=100)
             bag.add_topic(topic, msgtype)
-            subscriptions[topic] = node.create_subscription(message_class(msgtype), topic,
-                                                            lambda msg, topic=topic: callback(topic, msg), qos)
-        matched = _spin_until(node, lambda: all(subscriptions[t].get_publisher_count() > 0 for t in args.matched),
+            subscriptions[topic] = node.create_subscription(
+                message_class(msgtype), topic, lambda msg, topic=topic: callback(topic, msg), qos)
+        matched = _spin_until(node,
+                              lambda: all(subscriptions[t].get_publisher_count() > 0 for t in args.matched),
                               args.timeout)
         if not matched:
             print(json.dumps({"error": f"no publisher matched on {args.matched} within {args.timeout} s"}),
@@ -155,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     latency.add_argument("--topic", default="/radar/adc")
     latency.add_argument("--detections", default="/record_detector/detections")
     latency.add_argument("--encoding", default="32FC2", choices=("32FC2", "16SC2", "32FC1"),
-                         help="32FC2 / 16SC2: complex ADC cubes; 32FC1: real maps [K, H, W] (input.kind maps)")
+                         help="32FC2 / 16SC2: complex ADC cubes; 32FC1: real maps [K, H, W] "
+                              "(input.kind maps)")
     latency.add_argument("--rate", type=float, default=10.0)
     latency.add_argument("--frames", type=int, default=100)
     latency.add_argument("--warmup", type=int, default=10)
@@ -173,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     record.add_argument("--storage", default="sqlite3", choices=("sqlite3", "mcap"))
     record.add_argument("--node-name", default="record_probe_recorder")
     record.add_argument("--matched", action="append", default=[], metavar="TOPIC",
-                        help="print ready only once TOPIC (one of --topic) has a publisher matched (repeatable)")
+                        help="print ready only once TOPIC (one of --topic) has a publisher matched "
+                             "(repeatable)")
     record.add_argument("--settle", type=float, default=0.5, help="seconds to wait after matching")
     record.set_defaults(run=_record)
     args = parser.parse_args(argv)

@@ -3,16 +3,17 @@
 * :func:`simulate_bag` (``record simulate --bag``): simulated raw ADC frames on ``/radar/adc``
   (``sensor_msgs/Image``, ``32FC2`` or ``16SC2``, the layout of :mod:`record.ros.core`; stamps every frame
   period of the capture from :data:`START_STAMP_NS`, frame id ``radar``) and their ground truth on
-  ``/radar/ground_truth`` (``vision_msgs/Detection3DArray``, same header: one detection per visible object with
-  its class name, score 1 and centre in metres, REP-103). Scenes and physics come from the simulator
+  ``/radar/ground_truth`` (``vision_msgs/Detection3DArray``, same header: one detection per visible object
+  with its class name, score 1 and centre in metres, REP-103). Scenes and physics come from the simulator
   (:func:`record.data.synth_common.simulated_chunks`) and the training scenarios
   (:func:`record.train.synthetic.scenario_settings`); ROD2021 frames hold all 255 chirp loops as the sensor
   sends them (``all_loops=False``: only the 4 kept loops, a 64 times smaller bag).
 * :func:`replay_bag` (``record replay``): the node's :class:`~record.ros.core.DetectorCore` over a bag's input
-  topic, writing what the node publishes under the node's topic names (:func:`node_topics`), plus a copy of the
-  ground truth. The output messages carry the input message's bag timestamp (deterministic, no wall clock).
-  Unlike the node, markers and masks are written for every frame (the node builds them only while someone
-  subscribes), and the debug processing time is the core's (the node's also covers its message handling).
+  topic, writing what the node publishes under the node's topic names (:func:`node_topics`), plus a copy of
+  the ground truth. The output messages carry the input message's bag timestamp (deterministic, no wall
+  clock). Unlike the node, markers and masks are written for every frame (the node builds them only while
+  someone subscribes), and the debug processing time is the core's (the node's also covers its message
+  handling).
 * :func:`score_bags` (``record score rod2021 --bag``): a bag's detections against its ground truth with the
   ROD2021 OLS AP / AR (:func:`record.eval.rod2021.score_rod2021`), frames matched by header stamp: the ground
   truth's stamps, in order, are the frames; a frame without a detections message (dropped) has no detections.
@@ -120,11 +121,13 @@ def simulate_bag(
     if frames < 1:
         raise ConfigError(describe("frames", "must be >= 1", found=frames))
     if adc_encoding not in ADC_ENCODINGS:
-        raise ConfigError(describe("ADC encoding", "unknown", found=repr(adc_encoding), expected=ADC_ENCODINGS))
+        raise ConfigError(describe("ADC encoding", "unknown", found=repr(adc_encoding),
+                                   expected=ADC_ENCODINGS))
     capture = LAYOUTS[layout]
     if layout == "carrada" and adc_encoding == "16SC2":
-        raise ConfigError(describe("--adc-encoding 16SC2", "simulated CARRADA samples are about one ADC count "
-                                   "(noise std 0.44): int16 rounding would destroy them", expected="32FC2"))
+        raise ConfigError(describe("--adc-encoding 16SC2", "simulated CARRADA samples are about one ADC "
+                                   "count (noise std 0.44): int16 rounding would destroy them",
+                                   expected="32FC2"))
     scene, simulation = scenario_settings(scenario, capture)
     if layout == "rod2021":
         simulation = dataclasses.replace(simulation, all_loops=all_loops)
@@ -183,8 +186,8 @@ def table_from_messages(
             except InputError:
                 raise InputError(describe(where, f"unknown class at stamp {stamp}", found=repr(name),
                                           expected=classes)) from None
-            rows.append((frame, label, math.hypot(position.x, position.y), math.atan2(-position.y, position.x),
-                         float(hyp.hypothesis.score)))
+            rows.append((frame, label, math.hypot(position.x, position.y),
+                         math.atan2(-position.y, position.x), float(hyp.hypothesis.score)))
     if not rows:
         return ObjectTable.empty(classes)
     frame, label, range_m, azimuth, score = (np.array(c) for c in zip(*rows))
@@ -217,8 +220,8 @@ def bag_tables(
     det_stamps = [int(m.header.stamp.sec) * 10**9 + int(m.header.stamp.nanosec) for m in detections]
     unknown = [s for s in det_stamps if s not in frame_of]
     if unknown:
-        raise InputError(describe(f"{path}: {detections_topic}", f"{len(unknown)} message(s) with a stamp that "
-                                  f"is no frame of {truth_topic}", found=f"first {unknown[0]} ns",
+        raise InputError(describe(f"{path}: {detections_topic}", f"{len(unknown)} message(s) with a stamp "
+                                  f"that is no frame of {truth_topic}", found=f"first {unknown[0]} ns",
                                   expected="the header stamps of the input frames"))
     return BagTables(
         table_from_messages(truth, frame_of, classes, f"{path}: {truth_topic}"),
@@ -238,9 +241,11 @@ def score_bags(
     for path in paths:
         name = Path(path).name or str(path)
         if name in tables:
-            raise InputError(describe(str(path), "two bags with the same name", expected="distinct bag names"))
+            raise InputError(describe(str(path), "two bags with the same name",
+                                      expected="distinct bag names"))
         tables[name] = bag_tables(path, detections_topic, truth_topic)
-    score = score_rod2021({n: t.truth for n, t in tables.items()}, {n: t.detections for n, t in tables.items()})
+    score = score_rod2021({n: t.truth for n, t in tables.items()},
+                          {n: t.detections for n, t in tables.items()})
     return score, tables
 
 
@@ -346,7 +351,8 @@ def replay_core(
     return summary
 
 
-def _write_diagnostics(core: DetectorCore, out_bag: BagWriter, topic: str, name: str, timestamp_ns: int) -> None:
+def _write_diagnostics(core: DetectorCore, out_bag: BagWriter, topic: str, name: str,
+                       timestamp_ns: int) -> None:
     from record.ros.messages import diagnostics_message, make_header
 
     message = diagnostics_message(core.statistics(), make_header(timestamp_ns, ""), name)
@@ -370,7 +376,8 @@ def replay_bag(
     diagnostics_period_s: float = 1.0,
     warmup_frames: int = 3,
 ) -> ReplaySummary:
-    """Replay ``input_topic`` of ``in_bag`` through a fresh :class:`DetectorCore` of ``model`` into ``out_bag``.
+    """Replay ``input_topic`` of ``in_bag`` through a fresh :class:`DetectorCore` of ``model`` into
+    ``out_bag``.
 
     ``truth_topic`` (when the input bag has it) is copied unchanged; ``storage`` defaults to the input's. Like
     the node, the core runs ``warmup_frames`` synthetic frames first (then its state is reset).

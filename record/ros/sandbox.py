@@ -1,4 +1,5 @@
-"""Keep DDS traffic on this machine: one private network namespace per run, LOCALHOST discovery, a private domain.
+"""Keep DDS traffic on this machine: one private network namespace per run, LOCALHOST discovery, a private
+domain.
 
 DDS discovers peers by multicast on every interface; traffic off the loopback is not allowed here. Tests
 (``tests/ros/conftest.py``, fixture ``ros_ns``), benchmarks (``benchmarks/ros_core.py``) and manual runs start
@@ -6,8 +7,8 @@ their ROS processes through a :class:`RosNamespace`:
 
 * **Environment** (:attr:`RosNamespace.env`): a copy of ``os.environ`` with
   ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``, ``RMW_IMPLEMENTATION=rmw_fastrtps_cpp``, a private
-  ``ROS_DOMAIN_ID`` and ``ROS_LOG_DIR``; ``ROS_LOCALHOST_ONLY``, ``ROS_STATIC_PEERS``, ``ROS_DISCOVERY_SERVER``
-  and the Fast DDS profile variables are removed.
+  ``ROS_DOMAIN_ID`` and ``ROS_LOG_DIR``; ``ROS_LOCALHOST_ONLY``, ``ROS_STATIC_PEERS``,
+  ``ROS_DISCOVERY_SERVER`` and the Fast DDS profile variables are removed.
 * **Private network namespace** (:attr:`RosNamespace.isolated`): where the machine allows it (root, and
   ``unshare --net`` + ``ip`` + ``nsenter`` work; checked once per process), ONE holder process,
   ``unshare --net sh -c 'ip link set lo up; ...; exec sleep'``, owns a namespace holding only an UP loopback.
@@ -15,13 +16,14 @@ their ROS processes through a :class:`RosNamespace`:
   :meth:`~RosNamespace.python` enters THAT namespace (``nsenter --net=/proc/<holder>/ns/net -- ...``), so all
   processes of one run share one namespace and discover each other, while nothing they send can leave it.
   (Two processes started by two separate ``unshare --net`` calls sit in two namespaces and never see each
-  other: discovery runs over UDP. So namespaces also keep concurrent runs apart.) Elsewhere only the environment
-  variables confine DDS (``isolated`` is False). ``RECORD_ROS_NETNS=off`` forces that fallback;
+  other: discovery runs over UDP. So namespaces also keep concurrent runs apart.) Elsewhere only the
+  environment variables confine DDS (``isolated`` is False). ``RECORD_ROS_NETNS=off`` forces that fallback;
   ``RECORD_ROS_NETNS=require`` raises instead of falling back.
 * **Domain id**: ``ROS_DOMAIN_ID`` in 0..101; :func:`pick_domain_id` gives each pytest-xdist worker its own
   window of ``102 // n_workers`` ids.
-* **Clean-up**: :meth:`RosNamespace.close` sends SIGINT to the processes started through it, SIGKILL 3 s later,
-  then kills the holder; all of them also die with the process that started them (``PR_SET_PDEATHSIG``).
+* **Clean-up**: :meth:`RosNamespace.close` sends SIGINT to the processes started through it, SIGKILL 3 s
+  later, then kills the holder; all of them also die with the process that started them
+  (``PR_SET_PDEATHSIG``).
 
 Outside pytest::
 

@@ -140,7 +140,8 @@ def ros_env(ros_ns: RosNamespace) -> dict[str, str]:
 
 
 # ------------------------------------------------------------ models for the node, replay and soak tests
-#: Cache of the ROS tests' random checkpoints and ONNX exports (exports take tens of seconds; kept across runs).
+#: Cache of the ROS tests' random checkpoints and ONNX exports (exports take tens of seconds; kept across
+#: runs).
 MODEL_CACHE = Path(os.environ.get("RECORD_TEST_CACHE", Path.home() / ".cache" / "record" / "tests"))
 #: Frame size of the tiny CARRADA RA model of the soak tests (precomputed maps, a few ms per frame).
 SMALL_RA_SIZE = (32, 32)

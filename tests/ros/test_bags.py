@@ -1,4 +1,5 @@
-"""record.ros.bags: rosbag2 round trips (sqlite3 and MCAP), atomic writing, errors that name the bag and topic."""
+"""record.ros.bags: rosbag2 round trips (sqlite3 and MCAP), atomic writing, errors that name the bag and
+topic."""
 
 from __future__ import annotations
 
@@ -174,11 +175,12 @@ def test_reader_errors_name_the_bag_and_topic(tmp_path: Path) -> None:
     path = tmp_path / "bag"
     _write(path, "sqlite3", n=1)
     with BagReader(path) as bag:
-        with pytest.raises(BagError, match=r"bag: no topic /radar/raw .*one of the bag's topics: .*/radar/adc "
-                                           r"\(sensor_msgs/msg/Image\)"):
+        with pytest.raises(BagError, match=r"bag: no topic /radar/raw .*one of the bag's topics: "
+                                           r".*/radar/adc \(sensor_msgs/msg/Image\)"):
             bag.read("/radar/raw")
-        with pytest.raises(BagError, match="topic /radar/adc: wrong message type .*found sensor_msgs/msg/Image, "
-                                           "expected vision_msgs/msg/Detection3DArray"):
+        with pytest.raises(BagError,
+                           match="topic /radar/adc: wrong message type .*found sensor_msgs/msg/Image, "
+                                 "expected vision_msgs/msg/Detection3DArray"):
             bag.read("/radar/adc", "vision_msgs/msg/Detection3DArray")
         with pytest.raises(BagError, match="no topic /missing"):
             list(bag.messages(["/radar/adc", "/missing"]))

@@ -118,7 +118,8 @@ from sensor_msgs.msg import Image
 node = rclpy.create_node("loopback_image_publisher")
 pub = node.create_publisher(Image, "radar_cube", qos_profile_sensor_data)  # best effort, depth 5
 cube = np.random.default_rng(0).standard_normal(({_IMAGE_ROWS}, {_IMAGE_COLS}, 2)).astype(np.float32)
-msg = Image(height={_IMAGE_ROWS}, width={_IMAGE_COLS}, encoding="32FC2", is_bigendian=0, step={_IMAGE_COLS} * 8)
+msg = Image(height={_IMAGE_ROWS}, width={_IMAGE_COLS}, encoding="32FC2", is_bigendian=0, \
+step={_IMAGE_COLS} * 8)
 msg.header.frame_id = "radar"
 msg.data = cube.tobytes()
 write(sent_path, cube.tobytes())

@@ -1,8 +1,8 @@
-"""Over real DDS: ``record play`` -> the running ``record_detector`` node (ONNX Runtime) -> a subscriber, whose
-detections score against the bag's ground truth exactly as ``record replay`` of the same bag does.
+"""Over real DDS: ``record play`` -> the running ``record_detector`` node (ONNX Runtime) -> a subscriber,
+whose detections score against the bag's ground truth exactly as ``record replay`` of the same bag does.
 
-Every process runs through the ``ros_ns`` harness (one private network namespace, LOCALHOST discovery, a private
-domain id). The recorder is ``python -m record.ros.probe record`` (a ``ros2 bag record`` stand-in).
+Every process runs through the ``ros_ns`` harness (one private network namespace, LOCALHOST discovery, a
+private domain id). The recorder is ``python -m record.ros.probe record`` (a ``ros2 bag record`` stand-in).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _stamp(msg) -> int:
 
 def _start_recorder(ros_ns, out: Path, topics: dict[str, str], until: dict[str, int], timeout: float = 240.0,
                     matched: tuple[str, ...] = ()):
-    """The recorder, once subscribed (and matched to the publishers of ``matched``, e.g. the node's outputs)."""
+    """The recorder, once subscribed (and matched to the publishers of ``matched``, e.g. the node's
+    outputs)."""
     args = [*RECORDER, "--out", str(out), "--idle", "1.0", "--timeout", str(timeout)]
     args += [a for topic in matched for a in ("--matched", topic)]
     args += [a for topic, msgtype in topics.items() for a in ("--topic", f"{topic}={msgtype}")]
@@ -67,8 +68,8 @@ def test_play_publishes_at_the_recorded_pace_and_stops_on_sigint(ros_ns, tmp_pat
                                                          "/value": "std_msgs/msg/Float64",
                                                          "/clock": "rosgraph_msgs/msg/Clock"},
                                {"/radar/adc": 10, "/value": 10}, timeout=60)
-    play = ros_ns.run([*RECORD, "play", str(bag), "--rate", "2", "--clock", "100", "--wait-for-subscribers", "30"],
-                      timeout=60)
+    play = ros_ns.run([*RECORD, "play", str(bag), "--rate", "2", "--clock", "100",
+                       "--wait-for-subscribers", "30"], timeout=60)
     assert play.returncode == 0, play.stderr
     assert "published /radar/adc 10, /value 10" in play.stdout
     counts = _finish(recorder, 30)["counts"]
@@ -78,7 +79,8 @@ def test_play_publishes_at_the_recorded_pace_and_stops_on_sigint(ros_ns, tmp_pat
         assert [m for _, m in received] == [m for _, m in sent.read("/radar/adc")]
         assert [m.data for _, m in got.read("/value")] == [float(i) for i in range(10)]
         clock = [m.clock.sec * 10**9 + m.clock.nanosec for _, m in got.read("/clock")]
-    assert clock == sorted(clock) and clock[0] >= 10**9 and clock[-1] == 10**9 + 9 * 50_000_000 + 1000  # bag time
+    # bag time
+    assert clock == sorted(clock) and clock[0] >= 10**9 and clock[-1] == 10**9 + 9 * 50_000_000 + 1000
     gaps = np.diff([t for t, _ in received]) / 1e6
     assert 15.0 < float(np.mean(gaps)) < 60.0, gaps  # 25 ms at rate 2 (receive times, loaded machine)
 
@@ -96,15 +98,17 @@ def test_node_detections_over_dds_equal_replay(ros_ns, tmp_path: Path, trained_r
     from record.ros.commands import DEFAULT_PARAMS_FILE as PARAMS_FILE
     from record.ros.recordings import bag_tables, score_bags, simulate_bag
 
-    bag = simulate_bag(tmp_path / "sim", "rod2021", frames=N_FRAMES, seed=21, scenario="clear", all_loops=False)
+    bag = simulate_bag(tmp_path / "sim", "rod2021", frames=N_FRAMES, seed=21, scenario="clear",
+                       all_loops=False)
     overrides = [a for item in OVERRIDES for a in ("-p", item)]
     # wall-clock node: bag stamps are old, so frames must not be dropped as stale (input.max_age_s 0 = never)
-    node = ros_ns.popen([str(Path(sys.executable).with_name("record_detector")), "--ros-args", "--params-file",
-                         str(PARAMS_FILE), "-p", f"model.path:={trained_rod2021_onnx}", "-p", "input.max_age_s:=0.0",
-                         *overrides, "-r", "~/input/radar:=/radar/adc"])
+    node = ros_ns.popen([str(Path(sys.executable).with_name("record_detector")), "--ros-args",
+                         "--params-file", str(PARAMS_FILE), "-p", f"model.path:={trained_rod2021_onnx}",
+                         "-p", "input.max_age_s:=0.0", *overrides, "-r", "~/input/radar:=/radar/adc"])
     recorder = _start_recorder(
         ros_ns, tmp_path / "collected",
-        {DETECTIONS: "vision_msgs/msg/Detection3DArray", "/radar/ground_truth": "vision_msgs/msg/Detection3DArray",
+        {DETECTIONS: "vision_msgs/msg/Detection3DArray",
+         "/radar/ground_truth": "vision_msgs/msg/Detection3DArray",
          "/record_detector/markers": "visualization_msgs/msg/MarkerArray",
          "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray"},
         {DETECTIONS: N_FRAMES, "/radar/ground_truth": N_FRAMES, "/record_detector/markers": N_FRAMES},
@@ -122,15 +126,17 @@ def test_node_detections_over_dds_equal_replay(ros_ns, tmp_path: Path, trained_r
         diagnostics = [m.status[0] for _, m in collected.read("/diagnostics")]
         detection_stamps = [_stamp(m) for _, m in collected.read(DETECTIONS)]
     with BagReader(bag) as played:
-        assert detection_stamps == [_stamp(m) for _, m in played.read("/radar/adc")]  # headers copied, in order
+        # headers copied, in order
+        assert detection_stamps == [_stamp(m) for _, m in played.read("/radar/adc")]
     assert diagnostics, "no /diagnostics received"
     for status in diagnostics:
         values = {kv.key: kv.value for kv in status.values}
         assert values["dropped"] == "0" and values["backend.backend"] == "onnxruntime", values
 
     replayed = tmp_path / "replayed"
-    replay = ros_ns.run([*RECORD, "replay", str(bag), "--out", str(replayed), "--model", str(trained_rod2021_onnx),
-                         "--params-file", str(PARAMS_FILE), *overrides], timeout=300)
+    replay = ros_ns.run([*RECORD, "replay", str(bag), "--out", str(replayed), "--model",
+                         str(trained_rod2021_onnx), "--params-file", str(PARAMS_FILE), *overrides],
+                        timeout=300)
     assert replay.returncode == 0, replay.stderr
     live, offline = bag_tables(tmp_path / "collected", DETECTIONS), bag_tables(replayed, DETECTIONS)
     assert len(live.detections) == len(offline.detections) > 0

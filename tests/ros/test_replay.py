@@ -169,7 +169,8 @@ def test_replay_writes_what_the_node_publishes(tmp_path: Path, kept_bag: Path,
         assert times == pytest.approx(latency)  # bag time = stamp: latency is the processing time
         diagnostics = bag.read(TOPICS["diagnostics"])[0][1].status[0]
         values = {kv.key: kv.value for kv in diagnostics.values}
-        assert values["processed"] == "6" and values["dropped"] == "0" and values["backend.backend"] == "torch"
+        assert (values["processed"] == "6" and values["dropped"] == "0"
+                and values["backend.backend"] == "torch")
 
 
 def test_replay_carrada_writes_masks(tmp_path: Path) -> None:
@@ -195,8 +196,8 @@ def test_replay_carrada_writes_masks(tmp_path: Path) -> None:
 def test_replay_command_and_errors(tmp_path: Path, kept_bag: Path, random_rod2021_checkpoint: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    args = ["replay", str(kept_bag), "--out", str(out), "--model", str(random_rod2021_checkpoint), "--backend",
-            "torch", "--json"]
+    args = ["replay", str(kept_bag), "--out", str(out), "--model", str(random_rod2021_checkpoint),
+            "--backend", "torch", "--json"]
     assert record_main(args) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["frames"] == summary["processed"] == 6 and summary["dropped"] == 0
@@ -233,7 +234,8 @@ def test_score_bag_matches_frames_by_stamp(tmp_path: Path, kept_bag: Path,
     assert tables["partial"].frames_with_detections == 3
     assert score.ap < 1.0 and score.accumulation.detection_counts.sum() == sum(
         len(m.detections) for _, m in truth[::2])
-    assert record_main(["score", "rod2021", "--bag", str(partial), "--detections-topic", "/dets", "--json"]) == 0
+    assert record_main(["score", "rod2021", "--bag", str(partial), "--detections-topic", "/dets",
+                        "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["bags"] == {"partial": {"frames": 6, "frames_with_detections": 3}}
     # a detections stamp that is no frame
@@ -254,8 +256,8 @@ def test_trained_model_detects_the_simulated_road_users(tmp_path: Path, trained_
     end-to-end test lower it to 0.1, the node's way (``-p postprocess.peak_threshold:=0.1``).
     """
     bag, out = tmp_path / "sim", tmp_path / "replayed"
-    assert record_main(["simulate", "--layout", "rod2021", "--bag", str(bag), "--frames", "60", "--seed", "11",
-                        "--scenario", "clear", "--kept-loops"]) == 0
+    assert record_main(["simulate", "--layout", "rod2021", "--bag", str(bag), "--frames", "60",
+                        "--seed", "11", "--scenario", "clear", "--kept-loops"]) == 0
     assert record_main(["replay", str(bag), "--out", str(out), "--model", str(trained_rod2021_onnx),
                         "-p", "postprocess.peak_threshold:=0.1"]) == 0
     score, tables = score_bags([out], TOPICS["detections"])

@@ -1,16 +1,16 @@
-"""Soak: 10,000 frames through the detector core and 2,000 through the live node, without memory growth or latency
-drift.
+"""Soak: 10,000 frames through the detector core and 2,000 through the live node, without memory growth or
+latency drift.
 
 Criteria (issue 13): resident memory grows by less than 5 % after the warm-up, and the 99th percentile of the
-per-frame time over the last 1,000 frames stays within 20 % of the first 1,000 (after the warm-up). The model is
-a seeded random ``record_carrada_ra`` exported at 32 x 32, fed precomputed dB maps (``input.kind maps``), so the
-soak exercises every stage of the core (decode, normalisation, inference with the state carried, label maps, RA
-blobs, statistics windows, message encoding) in a few ms per frame.
+per-frame time over the last 1,000 frames stays within 20 % of the first 1,000 (after the warm-up). The model
+is a seeded random ``record_carrada_ra`` exported at 32 x 32, fed precomputed dB maps (``input.kind maps``),
+so the soak exercises every stage of the core (decode, normalisation, inference with the state carried, label
+maps, RA blobs, statistics windows, message encoding) in a few ms per frame.
 
-The machine is shared: the core's per-frame time is measured as the CPU time of the calling thread (ONNX Runtime
-with 1 intra-op thread computes in it), which other processes' load does not inflate the way it inflates
-wall-clock time; the wall-clock percentiles are reported alongside. The node's latency is wall clock (header
-stamp -> detections received), the only clock that spans two processes.
+The machine is shared: the core's per-frame time is measured as the CPU time of the calling thread (ONNX
+Runtime with 1 intra-op thread computes in it), which other processes' load does not inflate the way it
+inflates wall-clock time; the wall-clock percentiles are reported alongside. The node's latency is wall clock
+(header stamp -> detections received), the only clock that spans two processes.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def test_core_soak_10000_frames(small_ra_onnx: Path) -> None:
 
     maps = _maps(16, (32, 32))
     runtime = open_runtime(small_ra_onnx, "onnxruntime", threads=1)
-    core = DetectorCore(runtime, CoreConfig(input_kind="maps", peak_threshold=0.3, max_gap_s=1.0, max_age_s=0.5,
-                                            min_blob_cells=1, latency_window=1000))
+    core = DetectorCore(runtime, CoreConfig(input_kind="maps", peak_threshold=0.3, max_gap_s=1.0,
+                                            max_age_s=0.5, min_blob_cells=1, latency_window=1000))
     core.warmup(3)
     cpu_ms = np.empty(CORE_FRAMES)
     wall_ms = np.empty(CORE_FRAMES)
@@ -107,10 +107,11 @@ def test_core_soak_10000_frames(small_ra_onnx: Path) -> None:
 
 
 def _probe(ros_ns, frames_file: Path, frames: int, warmup: int, node_pid: int) -> tuple[dict, dict[int, int]]:
-    """Publish ``warmup + frames`` maps to the node at NODE_RATE_HZ; (the probe's report, node RSS by frames sent)."""
+    """Publish ``warmup + frames`` maps to the node at NODE_RATE_HZ; (the probe's report, node RSS by frames
+    sent)."""
     probe = ros_ns.popen([sys.executable, "-m", "record.ros.probe", "latency", str(frames_file), "--topic",
-                          "/radar/maps", "--encoding", "32FC1", "--frames", str(frames), "--warmup", str(warmup),
-                          "--rate", str(NODE_RATE_HZ), "--progress", "100"])
+                          "/radar/maps", "--encoding", "32FC1", "--frames", str(frames), "--warmup",
+                          str(warmup), "--rate", str(NODE_RATE_HZ), "--progress", "100"])
     samples: dict[int, int] = {}
     lines: list[str] = []
 
@@ -136,9 +137,9 @@ def test_node_soak_2000_frames(ros_ns, tmp_path: Path, small_ra_onnx: Path) -> N
 
     frames_file = tmp_path / "maps.npy"
     np.save(frames_file, _maps(16, (32, 32)))
-    node = ros_ns.popen([str(Path(sys.executable).with_name("record_detector")), "--ros-args", "--params-file",
-                         str(DEFAULT_PARAMS_FILE), "-p", f"model.path:={small_ra_onnx}", "-p", "input.kind:=maps",
-                         "-p", "model.threads:=1", "-p", "input.max_age_s:=0.0",
+    node = ros_ns.popen([str(Path(sys.executable).with_name("record_detector")), "--ros-args",
+                         "--params-file", str(DEFAULT_PARAMS_FILE), "-p", f"model.path:={small_ra_onnx}",
+                         "-p", "input.kind:=maps", "-p", "model.threads:=1", "-p", "input.max_age_s:=0.0",
                          "-r", "~/input/radar:=/radar/maps"])
     result, samples = _probe(ros_ns, frames_file, NODE_FRAMES, NODE_WARMUP, node.pid)
     latencies = np.asarray([v for v in result["latencies_ms"] if v is not None])
