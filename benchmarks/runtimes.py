@@ -10,9 +10,9 @@ from other processes hits every variant alike; figures are medians and 99th perc
 step includes what a caller pays: the frame check, the copy in, inference, the activation and the scores back
 on the host.
 
-CPU variants: ``torch`` (eager, channels-last) and ``onnxruntime`` (FP32 export, I/O binding); CUDA variants
-(``--device cuda``):
-``torch`` (eager) and ``torch_cuda_graph`` (the step replayed from a CUDA graph). Output (``--json``):
+CPU variants: ``torch`` (eager, channels-last), ``onnxruntime`` (FP32 export, I/O binding) and
+``onnxruntime_nospin`` (the same with worker threads that sleep: better when other processes share the cores);
+CUDA variants (``--device cuda``): ``torch`` (eager) and ``torch_cuda_graph`` (the step replayed from a CUDA graph). Output (``--json``):
 ``<variant>_<model>_step_ms`` and ``..._p99_ms`` for models ``rod2021`` (record_rod2021) and ``mv_record``,
 ``baseline_<model>_step_ms``, ``<variant>_<model>_speedup`` (baseline / variant), the best variant per model,
 and the settings.
@@ -33,7 +33,7 @@ import numpy as np
 from online_step import _Client, worker_command  # benchmarks/ is this script's folder
 
 MODELS = {"rod2021": "record_rod2021", "mv_record": "mv_record"}
-CPU_VARIANTS = ("torch", "onnxruntime")
+CPU_VARIANTS = ("torch", "onnxruntime", "onnxruntime_nospin")
 CUDA_VARIANTS = ("torch", "torch_cuda_graph")
 N_FRAMES = 8  # distinct input frames, cycled
 
@@ -42,8 +42,9 @@ def _open(variant: str, model: str, folder: Path, device: str, threads: int):
     from record.runtime import open_runtime
 
     checkpoint = folder / f"{model}.pt"
-    if variant == "onnxruntime":
-        return open_runtime(folder / f"{model}.onnx", "onnxruntime", threads=threads)
+    if variant.startswith("onnxruntime"):
+        return open_runtime(folder / f"{model}.onnx", "onnxruntime", threads=threads,
+                            spinning=variant != "onnxruntime_nospin")
     return open_runtime(checkpoint, "torch", device=device, threads=threads,
                         cuda_graph=variant == "torch_cuda_graph")
 
@@ -96,7 +97,7 @@ def _prepare(folder: Path, variants: list[str]) -> None:
         torch.manual_seed(0)
         checkpoint = folder / f"{name}.pt"
         save_checkpoint(create_model(name), checkpoint)
-        if "onnxruntime" in variants:
+        if any(v.startswith("onnxruntime") for v in variants):
             export_onnx(checkpoint, folder / f"{name}.onnx")
 
 

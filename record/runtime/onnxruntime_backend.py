@@ -23,14 +23,16 @@ from record.runtime.spec import DeploymentSpec, TensorSpec, read_spec
 __all__ = ["OnnxRuntimeRuntime", "session_options"]
 
 
-def session_options(threads: int | None = None) -> ort.SessionOptions:
+def session_options(threads: int | None = None, spinning: bool = True) -> ort.SessionOptions:
     """CPU session settings for one small recurrent step at a time.
 
     All graph optimisations (on x86 this includes the NCHWc blocked-layout convolutions), sequential
     execution, ``threads`` intra-op threads (None: ONNX Runtime's default), denormals flushed to zero (the
-    decaying state produces them; x86 computes them very slowly), and worker threads that sleep instead of
-    spinning between parallel sections: with spinning, a step took 36.8 ms against 26.2 ms without, measured
-    interleaved on this 2-core machine under a load of 4 (a vehicle computer runs other processes too).
+    decaying state produces them; x86 computes them very slowly). ``spinning``: worker threads busy-wait
+    between parallel sections (ONNX Runtime's default). Measured interleaved on this 2-core machine
+    (record_rod2021, 2 threads): on an idle machine 20.0 ms per step spinning against 26.2 ms sleeping; under
+    a load of 4 from other processes 36.8 ms spinning against 26.2 ms sleeping. Turn it off where other
+    processes share the cores.
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -41,7 +43,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
             raise ConfigError(describe("onnxruntime runtime: threads", "must be positive", found=threads))
         options.intra_op_num_threads = threads
     options.add_session_config_entry("session.set_denormal_as_zero", "1")
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3
     return options
 
@@ -66,17 +68,19 @@ class OnnxRuntimeRuntime(StreamingRuntime):
         path: ONNX file written by ``record export`` (its spec is read from the file).
         streams: independent streams.
         threads: intra-op threads (None: ONNX Runtime's default).
+        spinning: let worker threads busy-wait (see :func:`session_options`).
     """
 
     backend = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike[str], *, streams: int = 1, threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, streams: int = 1, threads: int | None = None,
+                 spinning: bool = True) -> None:
         path = str(path)
         spec = read_spec(path)
         super().__init__(spec, streams, path, "cpu")
-        self._threads = threads
+        self._threads, self._spinning = threads, spinning
         try:
-            self.session = ort.InferenceSession(path, session_options(threads),
+            self.session = ort.InferenceSession(path, session_options(threads, spinning),
                                                 providers=["CPUExecutionProvider"])
         except Exception as error:  # noqa: BLE001 - ORT raises its own exception types for invalid graphs
             raise DataFormatError(describe(path, f"ONNX Runtime cannot load the graph ({error})")) from None
@@ -94,12 +98,14 @@ class OnnxRuntimeRuntime(StreamingRuntime):
 
     @classmethod
     def from_source(cls, source: str, *, device: str = "cpu", streams: int = 1, threads: int | None = None,
-                    size: tuple[int, int] | None = None, cache_dir: str | None = None) -> OnnxRuntimeRuntime:
+                    spinning: bool = True, size: tuple[int, int] | None = None, cache_dir: str | None = None
+                    ) -> OnnxRuntimeRuntime:
         """Open an ONNX file, or a checkpoint (exported once into ``cache_dir`` first)."""
         if device != "cpu":
             raise ConfigError(describe("onnxruntime runtime: device", "this backend runs on the CPU",
                                        found=device, expected="cpu (use tensorrt or torch for CUDA)"))
-        return cls(onnx_for_source(source, size=size, cache_dir=cache_dir), streams=streams, threads=threads)
+        return cls(onnx_for_source(source, size=size, cache_dir=cache_dir), streams=streams, threads=threads,
+                   spinning=spinning)
 
     def _bind(self, state_in: list[np.ndarray], state_out: list[np.ndarray]) -> ort.IOBinding:
         binding = self.session.io_binding()
@@ -129,5 +135,5 @@ class OnnxRuntimeRuntime(StreamingRuntime):
 
     def _options(self) -> dict[str, Any]:
         return {"providers": self.session.get_providers(), "threads": self._threads,
-                "graph_optimization": "ORT_ENABLE_ALL", "io_binding": True, "spinning": False,
+                "graph_optimization": "ORT_ENABLE_ALL", "io_binding": True, "spinning": self._spinning,
                 "onnxruntime": ort.__version__, "file": Path(self.source).name}
