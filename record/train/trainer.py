@@ -348,6 +348,15 @@ class Trainer:
         """Micro-batches per epoch and rank: batches of samples x clips per sample."""
         return math.ceil(self.sampler.num_samples / self.batch_per_rank) * self.clips_per_sample
 
+    def _batches_this_epoch(self, total: int) -> int:
+        """Micro-batches this epoch will run: its length, or fewer when ``train.max_steps`` ends the run in it
+        (what the progress bar counts, so that its total and time estimate are the run's real ones)."""
+        train, progress = self.config.train, self.progress
+        if train.max_steps is None:
+            return total
+        left = max(train.max_steps - progress.global_step, 0) * train.accumulate
+        return min(total, progress.batches_done + left)
+
     def _train_epoch(self, stop: _StopRequest, started: float) -> str | None:
         """One pass (or the rest of one); returns a reason when the run must stop before the epoch's end."""
         train, progress = self.config.train, self.progress
@@ -361,8 +370,9 @@ class Trainer:
                          self.device)
         self.network.train()
         running: list[float] = []
-        bar = tqdm(total=total, initial=progress.batches_done, desc=f"epoch {epoch}", unit="batch",
-                   disable=not (train.progress and self.info.is_main), dynamic_ncols=True, leave=False)
+        bar = tqdm(total=self._batches_this_epoch(total), initial=progress.batches_done, desc=f"epoch {epoch}",
+                   unit="batch", disable=not (train.progress and self.info.is_main), dynamic_ncols=True,
+                   leave=False)
         with bar:
             for position, inputs, targets in self._clips(loader, skip_clips):
                 if position == 0:

@@ -75,3 +75,29 @@ def test_cosine_schedule_resumes_exactly(tiny_run_overrides: Callable[..., list[
     assert resumed.progress.global_step == 6
     assert state_dicts_equal(expected["state_dict"], found["state_dict"])
     assert expected["extra"]["training"]["scheduler"] == found["extra"]["training"]["scheduler"]
+
+
+@pytest.mark.parametrize(("max_steps", "accumulate"), [(1, 1), (1, 2), (None, 1)])
+def test_progress_bar_counts_the_batches_the_run_will_train(tiny_run_overrides: Callable[..., list[str]],
+                                                            monkeypatch: pytest.MonkeyPatch, max_steps,
+                                                            accumulate) -> None:
+    """With ``train.max_steps`` ending the run inside an epoch, the bar's total is the budget, not the epoch."""
+    import record.train.trainer as trainer_module
+
+    totals: list[int] = []
+
+    class RecordingTqdm(trainer_module.tqdm):  # type: ignore[misc, name-defined]
+        def __init__(self, *args, **kwargs) -> None:
+            totals.append(kwargs["total"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "tqdm", RecordingTqdm)
+    budget = [] if max_steps is None else [f"train.max_steps={max_steps}"]
+    config = compose_config("train", tiny_run_overrides(*budget, f"train.accumulate={accumulate}",
+                                                        "train.max_epochs=1", "train.val_every_epochs=0"))
+    trainer = Trainer(typed(config, TrainRunConfig), resolved_dict(config), dist.process_info(),
+                      torch.device("cpu"))
+    epoch_length = trainer._batches_per_epoch()
+    trainer.fit()
+    expected = epoch_length if max_steps is None else max_steps * accumulate
+    assert epoch_length > 2 and totals == [expected]
