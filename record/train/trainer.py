@@ -370,9 +370,9 @@ class Trainer:
                          self.device)
         self.network.train()
         running: list[float] = []
-        bar = tqdm(total=self._batches_this_epoch(total), initial=progress.batches_done, desc=f"epoch {epoch}",
-                   unit="batch", disable=not (train.progress and self.info.is_main), dynamic_ncols=True,
-                   leave=False)
+        bar = tqdm(total=self._batches_this_epoch(total), initial=progress.batches_done,
+                   desc=f"epoch {epoch}", unit="batch", disable=not (train.progress and self.info.is_main),
+                   dynamic_ncols=True, leave=False)
         with bar:
             for position, inputs, targets in self._clips(loader, skip_clips):
                 if position == 0:
