@@ -22,6 +22,7 @@ from record.models._checkpoint import (
     official_to_project_key,
     read_checkpoint,
     save_checkpoint,
+    training_config,
 )
 from record.models._factory import convert_checkpoint, create_model, load_checkpoint_model
 from record.models._registry import list_models, model_entrypoint, register_model
@@ -54,4 +55,5 @@ __all__ = [
     "read_checkpoint",
     "register_model",
     "save_checkpoint",
+    "training_config",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "official_to_project_key",
     "read_checkpoint",
     "save_checkpoint",
+    "training_config",
 ]
 
 CHECKPOINT_FORMAT = "record-checkpoint"
@@ -89,6 +90,14 @@ def read_checkpoint(source: CheckpointSource, *, trusted: bool = False) -> Mappi
 def is_project_checkpoint(payload: Mapping[str, Any]) -> bool:
     """True for a checkpoint written by :func:`save_checkpoint` (any format version)."""
     return payload.get("format") == CHECKPOINT_FORMAT
+
+
+def training_config(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The resolved run config a training checkpoint stores (``metadata["config"]``); None for converted or
+    fresh weights."""
+    metadata = payload.get("metadata")
+    config = metadata.get("config") if isinstance(metadata, Mapping) else None
+    return config if isinstance(config, Mapping) else None
 
 
 def check_project_checkpoint(payload: Mapping[str, Any], model_name: str, where: str) -> None:

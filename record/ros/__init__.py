@@ -8,32 +8,6 @@
   ``sensor_msgs`` messages and back (needs the ROS 2 message packages, not rclpy's node machinery).
 
 The rclpy node is the ament_python package ``record_ros`` in ``ros_node/`` (executable ``record_detector``).
+Import the submodules themselves: this package module imports nothing, so the bag tools (``record play``)
+do not pay for the core's dependencies.
 """
-
-from __future__ import annotations
-
-from record.ros.core import (
-    ENCODINGS,
-    CoreConfig,
-    DetectorCore,
-    DroppedFrame,
-    FrameResult,
-    InputImage,
-    InputLayout,
-    carrada_maps,
-    expected_layout,
-    rod2021_maps,
-)
-
-__all__ = [
-    "ENCODINGS",
-    "CoreConfig",
-    "DetectorCore",
-    "DroppedFrame",
-    "FrameResult",
-    "InputImage",
-    "InputLayout",
-    "carrada_maps",
-    "expected_layout",
-    "rod2021_maps",
-]

@@ -20,7 +20,7 @@ import io
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from record.errors import CheckpointError, ConfigError, InputError, describe
 from record.fileio import atomic_path
-from record.models import StepModule, StreamingModel, load_checkpoint_model
+from record.models import StepModule, StreamingModel, load_checkpoint_model, training_config
 from record.provenance import code_version, file_sha256
 from record.runtime.spec import SPEC_KEY, DeploymentSpec, build_spec
 
@@ -62,16 +62,10 @@ class ExportResult:
     spec: DeploymentSpec
 
 
-def _provenance(checkpoint: Path, trained: Any) -> dict[str, Any]:
+def _provenance(checkpoint: Path, trained: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"checkpoint": str(checkpoint.resolve()), "checkpoint_sha256": file_sha256(checkpoint),
             "code_version": code_version(), "torch": torch.__version__, "opset": OPSET,
-            "trained": isinstance(trained, dict)}
-
-
-def _training_config(payload: Any) -> dict[str, Any] | None:
-    metadata = payload.get("metadata")
-    config = metadata.get("config") if isinstance(metadata, dict) else None
-    return config if isinstance(config, dict) else None
+            "trained": trained is not None}
 
 
 def spec_for_checkpoint(checkpoint: str | os.PathLike[str], size: tuple[int, int] | None = None
@@ -79,7 +73,7 @@ def spec_for_checkpoint(checkpoint: str | os.PathLike[str], size: tuple[int, int
     """The checkpoint's model (CPU, eval mode) and its fp32 deployment spec at ``size``."""
     path = Path(checkpoint)
     model, payload = load_checkpoint_model(path)
-    trained = _training_config(payload)
+    trained = training_config(payload)
     spec = build_spec(model, _checked_size(model, size), trained=trained,
                       provenance=_provenance(path, trained))
     return model, spec

@@ -41,7 +41,7 @@ from record.eval.carrada import PREDICTION_FILES, ConfusionAccumulator
 from record.eval.postprocess import PostProcessConfig, decode_confmaps
 from record.eval.rod2021 import score_rod2021
 from record.fileio import atomic_write_json
-from record.models import StreamingModel, load_checkpoint_model
+from record.models import StreamingModel, load_checkpoint_model, training_config
 from record.models.inference import prepare_for_inference
 from record.sensors import CARRADA, ROD2021
 from record.train.compose import compose_config, typed
@@ -79,10 +79,10 @@ class EvaluationResult:
 
 
 # ------------------------------------------------------------ set-up
-def _training_config(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    metadata = payload.get("metadata")
-    config = metadata.get("config") if isinstance(metadata, Mapping) else None
-    return config if isinstance(config, Mapping) and "dataset" in config else None
+def _training_run(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The checkpoint's training config when it names a dataset (a ``record train`` run)."""
+    config = training_config(payload)
+    return config if config is not None and "dataset" in config else None
 
 
 def _dataset_config(chosen: DatasetConfig | None, trained: Mapping[str, Any] | None,
@@ -104,7 +104,8 @@ def _model_section(name: str, trained: Mapping[str, Any] | None) -> ModelSection
 
 
 def load_model(checkpoint: str, device: torch.device) -> tuple[StreamingModel, Mapping[str, Any]]:
-    """The checkpoint's model in eval mode on ``device`` (channels-last on the CPU) and the checkpoint dict."""
+    """The checkpoint's model in eval mode on ``device`` (channels-last on the CPU) and the checkpoint
+    dict."""
     model, payload = load_checkpoint_model(checkpoint)
     model = model.to(device)
     if device.type == "cpu":
@@ -323,7 +324,7 @@ def run_evaluation(config: EvaluateRunConfig) -> EvaluationResult:
     device = select_device(options.device)
     configure_threads(device, None)
     model, payload = load_model(config.checkpoint, device)
-    trained = _training_config(payload)
+    trained = _training_run(payload)
     dataset = _dataset_config(config.dataset, trained, config.checkpoint)
     task = make_task(dataset.layout, _model_section(model.model_name, trained), model, LossConfig())
     ensure_dataset(dataset)

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from runtime_helpers import SMALL
 
 from record.models import create_model, save_checkpoint
 from record.runtime.export import ExportResult, export_onnx
-
-#: Small frame sizes for fast interface tests (MV-RECORD: the RD size).
-SMALL = {"record_rod2021": (32, 32), "mv_record": (16, 4), "record_nolstm_single": (32, 32),
-         "record_nolstm_multi": (32, 32), "record_carrada_rd": (32, 8), "record_carrada_ra": (32, 32)}
 
 
 @pytest.fixture(scope="session")

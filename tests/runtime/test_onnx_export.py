@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import SMALL
+from runtime_helpers import SMALL
 
 from record.cli import main
 from record.models import create_model, list_models, save_checkpoint
