@@ -44,6 +44,7 @@ __all__ = [
     "Rod2021Score",
     "Summary",
     "accumulate",
+    "class_confusions",
     "in_gate",
     "match_detections",
     "score_rod2021",
@@ -390,6 +391,37 @@ def score_rod2021(
         )
     overall = accumulate(matched, det.score, det.class_id, gt_counts.sum(axis=0), classes)
     return Rod2021Score.from_accumulation(overall, per_sequence)
+
+
+def class_confusions(
+    ground_truth: Mapping[str, ObjectTable], detections: Mapping[str, ObjectTable], ols_threshold: float = 0.5
+) -> np.ndarray:
+    """Detections that land on an object of another class: ``int64[K, K]`` counts, ``[detected, true]``.
+
+    A gated detection counts once when no gated ground-truth object of its own class in its frame reaches
+    OLS >= ``ols_threshold`` with it but one of another class does (the other-class object with the highest
+    OLS; OLS as in scoring, with the ground-truth object as reference and its class's kappa). The diagonal is
+    0. Same inputs as :func:`score_rod2021`.
+    """
+    _check_sequence_names(list(ground_truth), list(detections), "the ground truth", "the detections")
+    names = sorted(ground_truth)
+    classes = ground_truth[names[0]].classes
+    kappa = class_kappas(classes)
+    counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for name in names:
+        _, gt = _stack_gated([ground_truth[name]])
+        _, det = _stack_gated([detections[name]])
+        for frame in np.intersect1d(gt.frame, det.frame):
+            truth, found = gt.select(gt.frame == frame), det.select(det.frame == frame)
+            ols = object_location_similarity(truth.range_m[None], truth.azimuth_rad[None],
+                                             found.range_m[:, None], found.azimuth_rad[:, None],
+                                             kappa[truth.class_id][None])
+            same = found.class_id[:, None] == truth.class_id[None]
+            own = ((ols >= ols_threshold) & same).any(axis=1)
+            other = np.where(same, -1.0, ols)
+            wrong = ~own & (other.max(axis=1) >= ols_threshold)
+            np.add.at(counts, (found.class_id[wrong], truth.class_id[other.argmax(axis=1)[wrong]]), 1)
+    return counts
 
 
 def _sequence_files(directory: Path, role: str) -> dict[str, Path]:

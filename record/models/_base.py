@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from record.errors import ConfigError, InputError, describe
 from record.models._validation import FrameSpec, check_state
@@ -21,6 +24,7 @@ Inputs = Tensor | Mapping[str, Tensor]
 Outputs = Tensor | dict[str, Tensor]
 
 FeaturesT = TypeVar("FeaturesT")
+ResultT = TypeVar("ResultT")
 
 
 def apply_activation(logits: Outputs, activation: str) -> Outputs:
@@ -44,6 +48,8 @@ class StreamingModel(nn.Module):
     #: Names of the input / output views when inputs / logits are dicts (MV-RECORD); empty for single tensors.
     input_views: tuple[str, ...] = ()
     output_views: tuple[str, ...] = ()
+    #: Activation checkpointing over frames (:meth:`set_grad_checkpointing`).
+    grad_checkpointing: bool = False
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -58,6 +64,22 @@ class StreamingModel(nn.Module):
     def activate(self, logits: Outputs) -> Outputs:
         """The published output function: sigmoid scores, or softmax over classes (dim 1) for segmentation."""
         return apply_activation(logits, self.output_activation)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Activation checkpointing over frames (timm's name for it): while gradients are recorded, each
+        ``step`` (and each frame's encoder in a buffer ``forward``) keeps only its inputs and outputs, and its
+        activations are recomputed in the backward pass (``torch.utils.checkpoint``, non-reentrant). A clip
+        then holds one frame's activations instead of all of them, for about one more forward pass of
+        compute; gradients are unchanged, and BatchNorm running statistics are not updated a second time by
+        the recomputation."""
+        self.grad_checkpointing = enable
+
+    def _checkpointed(self, function: Callable[..., ResultT], *args: Any) -> ResultT:
+        """``function(*args)``, checkpointed when :meth:`set_grad_checkpointing` is on and grad is enabled."""
+        if not (self.grad_checkpointing and torch.is_grad_enabled()):
+            return function(*args)
+        return checkpoint(function, *args, use_reentrant=False,  # type: ignore[no-any-return]
+                          context_fn=functools.partial(_checkpoint_contexts, self))
 
     def state_shapes(self, batch_size: int, height: int, width: int) -> tuple[tuple[int, ...], ...]:
         """Shapes of the state tensors, in ``state_names`` order, for frames of ``height x width`` bins."""
@@ -133,12 +155,33 @@ class StreamingModel(nn.Module):
                                       expected=f"H divisible by {stride[0]}, W by {stride[1]}"))
 
 
+def _checkpoint_contexts(module: nn.Module) -> tuple[contextlib.AbstractContextManager[Any],
+                                                     contextlib.AbstractContextManager[Any]]:
+    """The contexts of a checkpoint's forward pass (none) and of its recomputation in the backward pass."""
+    return contextlib.nullcontext(), _running_stats_kept(module)
+
+
+@contextlib.contextmanager
+def _running_stats_kept(module: nn.Module) -> Iterator[None]:
+    """Restore the running statistics of the BatchNorm layers of ``module`` on exit (around a checkpoint's
+    recomputation, which must not count the frame's batch a second time)."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    saved = [{name: buffer.clone() for name, buffer in norm.named_buffers(recurse=False)} for norm in norms]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for norm, buffers in zip(norms, saved):
+                for name, value in buffers.items():
+                    getattr(norm, name).copy_(value)
+
+
 class RecurrentModel(StreamingModel, Generic[FeaturesT]):
     """A model whose buffer mode is its online step run over the window from the zero state.
 
     ``forward`` and ``step`` share ``_encode`` (per frame, updates the state) and ``_decode`` (once, on the
     last frame's features), so the buffer output for the last frame equals the online output after the same
-    frames.
+    frames. With :meth:`set_grad_checkpointing`, each ``_encode`` and ``_decode`` call is a checkpoint.
     """
 
     def forward(self, x: Inputs) -> Outputs:  # type: ignore[override]
@@ -146,15 +189,15 @@ class RecurrentModel(StreamingModel, Generic[FeaturesT]):
         batch, window, height, width = self._check_window(x)
         state = self.zero_state(batch, height, width)
         for t in range(window):
-            features, state = self._encode(self._frame_at(x, t), state)
+            features, state = self._checkpointed(self._encode, self._frame_at(x, t), state)
         return self._decode(features)
 
     def step(self, frame: Inputs, state: State) -> tuple[Outputs, State]:
         """Online mode: one frame and the previous state -> (logits for this frame, new state)."""
         batch, height, width = self._check_frame(frame)
         self._check_state(state, "step", batch, height, width)
-        features, new_state = self._encode(frame, tuple(state))
-        return self._decode(features), new_state
+        features, new_state = self._checkpointed(self._encode, frame, tuple(state))
+        return self._checkpointed(self._decode, features), new_state
 
     def _check_window(self, x: Inputs) -> tuple[int, int, int, int]:
         raise NotImplementedError

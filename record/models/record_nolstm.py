@@ -27,6 +27,9 @@ class RecordNoLstm(StreamingModel):
       (channel ``c*T + t``, as the published loader reshapes) -> logits ``[B, n_classes, H, W]``.
     * ``step(frame, state)``: ``frame`` ``[B, C, H, W]``; ``state`` = ``(previous_frames,)`` of shape
       ``[B, C, T-1, H, W]`` (empty tuple for T = 1) -> ``(logits, new_state)``.
+
+    With :meth:`set_grad_checkpointing`, each ``step`` is a checkpoint; ``forward`` is one pass over the
+    stacked window, which checkpointing would only recompute whole, so it is left as it is.
     """
 
     def __init__(self, config: RecordNoLstmConfig) -> None:
@@ -57,7 +60,7 @@ class RecordNoLstm(StreamingModel):
         self._check_state(state, "step", batch, height, width)
         window = torch.cat((*state, frame.unsqueeze(2)), dim=2)
         new_state = (window[:, :, 1:],) if self.state_names else ()
-        return self._predict(window), new_state
+        return self._checkpointed(self._predict, window), new_state
 
     def decoders(self) -> tuple[RecordDecoder, ...]:
         return (self.decoder,)

@@ -17,7 +17,15 @@ from omegaconf.errors import OmegaConfBaseException
 
 from record.errors import ConfigError, describe
 from record.models import list_models
-from record.train.config import LAYOUTS, LR_SCHEDULES, EvaluateRunConfig, TrainRunConfig, register_schemas
+from record.train.config import (
+    LAYOUTS,
+    LR_SCHEDULES,
+    EvaluateRunConfig,
+    TrainConfig,
+    TrainRunConfig,
+    register_schemas,
+)
+from record.train.tasks import confmap_loss
 from record.train.temporal import check_mode
 
 __all__ = ["CONF_DIR", "compose_config", "group_options", "resolved_dict", "typed", "validate_train_config"]
@@ -74,6 +82,22 @@ def group_options(group: str) -> list[str]:
     return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
 
 
+def _check_whole_map_steps(train: TrainConfig) -> None:
+    """``train.whole_map_steps``: >= 0; when > 0, the last steps of a ``max_steps`` budget of a cropped run."""
+    steps = train.whole_map_steps
+    if steps < 0:
+        raise ConfigError(describe("train.whole_map_steps", "must be >= 0", found=steps))
+    if steps == 0:
+        return
+    if train.crop is None or train.max_steps is None:
+        raise ConfigError(describe("train.whole_map_steps", "whole-map steps end a cropped, budgeted run",
+                                   found=f"train.crop={train.crop}, train.max_steps={train.max_steps}",
+                                   expected="train.crop=[H,W] and train.max_steps=N"))
+    if steps > train.max_steps:
+        raise ConfigError(describe("train.whole_map_steps", "more whole-map steps than the budget",
+                                   found=steps, expected=f"at most train.max_steps={train.max_steps}"))
+
+
 def validate_train_config(config: TrainRunConfig) -> None:
     """Checks that need no data or model: names, positive sizes and counts."""
     if config.dataset.layout not in LAYOUTS:
@@ -104,9 +128,14 @@ def validate_train_config(config: TrainRunConfig) -> None:
                                    found=train.output_prior))
     if train.ema_decay is not None and not 0.0 < train.ema_decay < 1.0:
         raise ConfigError(describe("train.ema_decay", "must be in (0, 1) or null", found=train.ema_decay))
+    if not 0.0 <= train.memory_margin < 1.0:
+        raise ConfigError(describe("train.memory_margin", "must be a fraction in [0, 1)",
+                                   found=train.memory_margin))
     if train.seed < 0 or train.val_every_epochs < 0 or train.workers < 0:
         raise ConfigError(f"train.seed, train.val_every_epochs and train.workers must be >= 0 "
                           f"(found {train.seed}, {train.val_every_epochs}, {train.workers})")
     if train.tbptt_clips > 1 and config.mode.name != "online":
         raise ConfigError(describe("train.tbptt_clips", "truncated BPTT over clips needs mode=online",
                                    found=f"{train.tbptt_clips} with mode={config.mode.name}", expected=1))
+    _check_whole_map_steps(train)
+    confmap_loss(config.loss)  # loss.heatmap, loss.focal_alpha / beta

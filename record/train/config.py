@@ -173,6 +173,11 @@ class TrainConfig:
             use whole frames. A fully convolutional model learns from crops at a fraction of the cost.
         crop_on_objects: probability that a crop is placed to hold an object (a pixel where the targets exceed
             0.5) rather than anywhere: objects are sparse, so uniform crops show mostly background.
+        whole_map_steps: with ``crop``, the last N optimiser steps of the ``max_steps`` budget train on whole
+            maps, so that normalisation layers (GroupNorm) see whole-map statistics before evaluation: samples
+            whose first clip starts at or after step ``max_steps - N`` are not cropped (with ``tbptt_clips`` > 1
+            the phase therefore starts at the next sample boundary). Needs ``max_steps`` and ``crop``; 0
+            (default): crops throughout.
         output_prior: when the model starts from random weights, bias its output layers so that it first
             scores every object class at this probability (RetinaNet's prior initialisation; e.g. 0.01), not
             0.5: objects are sparse, and training then spends its first steps learning where they are rather
@@ -194,6 +199,19 @@ class TrainConfig:
         checkpoint_every_steps: also write ``last.pt`` every N optimiser steps (None: at epoch ends only).
         log_every_steps: TensorBoard scalar period.
         progress: tqdm bars (rank 0).
+        activation_checkpointing: keep only each frame's inputs, states and outputs in the forward pass and
+            recompute the frame's activations in the backward pass (``torch.utils.checkpoint`` per online
+            ``step``, and per frame encoder in buffer windows): a sample keeps a few MiB per frame instead of
+            all its activations (0.1 GiB per 128 x 128 RECORD frame, 0.8 GiB per MV-RECORD frame), plus one
+            frame's worth while it is recomputed, for 1.3-1.5 x the compute of a step; gradients are
+            unchanged. False (published): keep every activation.
+        memory_check: before the first optimiser step, run one training sample over a few frames (forward and
+            backward, no effect on the run), extrapolate the peak memory to ``batch_size`` (per process) and
+            the clip length, and stop with the settings to lower when it exceeds the memory this process can
+            have (CPU: the available memory and cgroup limit; CUDA: the device's free memory)
+            (:mod:`record.train.memory`).
+        memory_margin: fraction of that memory left free for what the estimate does not cover (allocator
+            fragmentation, DataLoader workers, validation), in [0, 1).
     """
 
     lr: float = 1e-3
@@ -208,6 +226,7 @@ class TrainConfig:
     tbptt_clips: int = 1
     crop: Optional[list[int]] = None
     crop_on_objects: float = 0.0
+    whole_map_steps: int = 0
     output_prior: Optional[float] = None
     ema_decay: Optional[float] = None
     max_epochs: int = 100
@@ -225,14 +244,23 @@ class TrainConfig:
     checkpoint_every_steps: Optional[int] = None
     log_every_steps: int = 10
     progress: bool = True
+    activation_checkpointing: bool = False
+    memory_check: bool = True
+    memory_margin: float = 0.15
 
 
 @dataclass
 class LossConfig:
-    """Losses on logits. ROD2021: BCE on the confidence maps. CARRADA, per output view: (wCE + dice_weight x
+    """Losses on logits. ROD2021: BCE (or a focal loss) on the confidence maps. CARRADA, per output view: (wCE + dice_weight x
     soft Dice) / 2, summed over views.
 
     Attributes:
+        heatmap: ROD2021 confidence-map loss: ``bce`` (published), the mean binary cross-entropy; or ``focal``,
+            CenterNet's penalty-reduced focal loss (:func:`record.train.losses.confmap_focal`), summed and
+            divided by the number of object centres, so the few centre pixels are not outweighed by the
+            background. Validation losses use the same loss.
+        focal_alpha, focal_beta: exponents of the focal loss (CenterNet: 2 and 4): ``alpha`` down-weights
+            pixels already scored right, ``beta`` the background close to an object centre.
         dice_weight: weight of the soft Dice term (published 10).
         rd_class_weights, ra_class_weights: cross-entropy class weights (published values).
         sigmoid_before_loss: parity with the published single-view CARRADA models, which fed sigmoid outputs
@@ -241,6 +269,9 @@ class LossConfig:
             T-frame clip by (T - s) / T (quirk Q4); default: the plain mean over frames.
     """
 
+    heatmap: str = "bce"
+    focal_alpha: float = 2.0
+    focal_beta: float = 4.0
     dice_weight: float = 10.0
     rd_class_weights: list[float] = field(default_factory=lambda: list(_RD_CLASS_WEIGHTS))
     ra_class_weights: list[float] = field(default_factory=lambda: list(_RA_CLASS_WEIGHTS))

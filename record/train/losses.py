@@ -2,7 +2,8 @@
 
 * ROD2021 (:func:`confmap_bce`): binary cross-entropy between ``sigmoid(logits)`` and the Gaussian
   confidence maps, computed with ``binary_cross_entropy_with_logits``: the published ``nn.BCELoss`` on sigmoid
-  outputs, without its log(0) clamping.
+  outputs, without its log(0) clamping. :func:`confmap_focal` (``loss.heatmap=focal``): CenterNet's
+  penalty-reduced focal loss on the same maps (Zhou et al. 2019, eq. 1).
 * CARRADA (:class:`SegmentationLoss`, MVRSS ``wce_w10sdice``): per output view
   ``(wCE + w_dice x SoftDice) / 2`` with the published class weights, summed over the views.
   ``sigmoid_first`` feeds ``sigmoid(logits)`` to both terms instead, as the published single-view models did
@@ -19,7 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["SegmentationLoss", "confmap_bce", "frame_weights", "soft_dice_loss"]
+__all__ = ["HEATMAP_LOSSES", "PEAK_LEVEL", "SegmentationLoss", "confmap_bce", "confmap_focal", "frame_weights",
+           "soft_dice_loss"]
+
+#: ROD2021 confidence-map losses ``loss.heatmap`` can name.
+HEATMAP_LOSSES = ("bce", "focal")
+
+#: Confidence-map pixels at or above this level are object centres (peaks). :mod:`record.data.confmaps`
+#: min-max normalises every frame's maps, so each object's own bin is exactly 1.0, while its nearest neighbour is
+#: at most exp(-1 / (2 x 30^2)) < 1 - 5e-4 (widest Gaussian, sigma 30 bins).
+PEAK_LEVEL = 1.0 - 1e-6
 
 #: Added to the one-hot target of the soft Dice (MVRSS) and the smoothing constant of its denominator.
 _DICE_TARGET_EPS = 1e-6
@@ -29,6 +39,22 @@ _DICE_SMOOTH = 1.0
 def confmap_bce(logits: Tensor, target: Tensor) -> Tensor:
     """Mean BCE of ``sigmoid(logits)`` against confidence maps; both ``[B, K, H, W]``, target in [0, 1]."""
     return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
+def confmap_focal(logits: Tensor, target: Tensor, alpha: float = 2.0, beta: float = 4.0) -> Tensor:
+    """CenterNet's penalty-reduced focal loss (Zhou et al. 2019, eq. 1) of ``p = sigmoid(logits)`` against
+    confidence maps ``t``; both ``[B, K, H, W]``, target in [0, 1].
+
+    ``-(1 - p)^alpha log(p)`` on peaks (``t >= PEAK_LEVEL``), ``-(1 - t)^beta p^alpha log(1 - p)`` elsewhere,
+    summed over the batch, classes and pixels and divided by the number of peaks (at least 1: maps without
+    objects give the negative term alone). Computed in float32 from log-sigmoids, so finite for any logit.
+    """
+    logits, target = logits.float(), target.float()
+    log_p, log_not_p = F.logsigmoid(logits), F.logsigmoid(-logits)
+    peaks = target >= PEAK_LEVEL
+    positive = torch.exp(alpha * log_not_p) * log_p
+    negative = (1.0 - target).pow(beta) * torch.exp(alpha * log_p) * log_not_p
+    return -torch.where(peaks, positive, negative).sum() / peaks.sum().clamp(min=1)
 
 
 def soft_dice_loss(scores: Tensor, labels: Tensor) -> Tensor:

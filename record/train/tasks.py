@@ -8,7 +8,8 @@ for CARRADA (``[B, 4, H, W]`` logits against one-hot masks).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,9 @@ from record.errors import ConfigError, describe
 from record.eval.carrada import ConfusionAccumulator
 from record.models import StreamingModel
 from record.train.config import LAYOUTS, LossConfig, ModelSection
-from record.train.losses import SegmentationLoss, confmap_bce
+from record.train.losses import HEATMAP_LOSSES, SegmentationLoss, confmap_bce, confmap_focal
 
-__all__ = ["CONFMAP", "CarradaTask", "Rod2021Task", "SegmentationTally", "Task", "make_task"]
+__all__ = ["CONFMAP", "CarradaTask", "Rod2021Task", "SegmentationTally", "Task", "confmap_loss", "make_task"]
 
 #: The output view name of ROD2021 models.
 CONFMAP = "confmap"
@@ -58,10 +59,14 @@ class Task:
 
 
 class Rod2021Task(Task):
-    """ROD2021: 8-channel frames in; BCE against the pedestrian / cyclist / car confidence maps."""
+    """ROD2021: 8-channel frames in; ``loss`` (default BCE) against the pedestrian / cyclist / car confidence
+    maps (:func:`confmap_loss`)."""
 
     layout = "rod2021"
     output_views = (CONFMAP,)
+
+    def __init__(self, loss: Callable[[Tensor, Tensor], Tensor] = confmap_bce) -> None:
+        self.loss = loss
 
     def inputs(self, batch: Mapping[str, Any], device: torch.device) -> Tensor:
         return _to(batch["input"], device)
@@ -70,7 +75,7 @@ class Rod2021Task(Task):
         return {CONFMAP: _to(batch["target"], device)}
 
     def frame_loss(self, logits: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> Tensor:
-        return confmap_bce(logits[CONFMAP], targets[CONFMAP])
+        return self.loss(logits[CONFMAP], targets[CONFMAP])
 
 
 class CarradaTask(Task):
@@ -117,6 +122,20 @@ def _views(model_section: ModelSection, model: StreamingModel) -> tuple[tuple[st
     return declared, declared
 
 
+def confmap_loss(loss: LossConfig) -> Callable[[Tensor, Tensor], Tensor]:
+    """The ROD2021 confidence-map loss ``loss.heatmap`` names, ``(logits, target) -> scalar``; raises
+    ConfigError for an unknown name or focal exponents out of range (``alpha > 0``, ``beta >= 0``)."""
+    if loss.heatmap not in HEATMAP_LOSSES:
+        raise ConfigError(describe("loss.heatmap", "unknown confidence-map loss", found=repr(loss.heatmap),
+                                   expected=HEATMAP_LOSSES))
+    if loss.focal_alpha <= 0 or loss.focal_beta < 0:
+        raise ConfigError(describe("loss.focal_alpha / loss.focal_beta", "need alpha > 0 and beta >= 0",
+                                   found=f"{loss.focal_alpha}, {loss.focal_beta}"))
+    if loss.heatmap == "bce":
+        return confmap_bce
+    return partial(confmap_focal, alpha=loss.focal_alpha, beta=loss.focal_beta)
+
+
 def make_task(layout: str, model_section: ModelSection, model: StreamingModel, loss: LossConfig) -> Task:
     """The task of ``layout`` for ``model``; raises ConfigError when the model does not fit the dataset."""
     if layout not in LAYOUTS:
@@ -127,7 +146,7 @@ def make_task(layout: str, model_section: ModelSection, model: StreamingModel, l
             raise ConfigError(describe("model.name", f"{model.model_name} does not fit ROD2021", found=(
                 f"{in_channels} input channels, {n_classes} classes"),
                 expected="8 channels per frame, 3 classes"))
-        return Rod2021Task()
+        return Rod2021Task(confmap_loss(loss))
     if (in_channels, n_classes) != (1, 4):
         raise ConfigError(describe("model.name", f"{model.model_name} does not fit CARRADA", found=(
             f"{in_channels} input channels, {n_classes} classes"), expected="1 channel per view, 4 classes"))

@@ -12,6 +12,9 @@ Online truncated BPTT (``train.tbptt_clips`` = n > 1): a training sample holds n
 is a micro-batch of its own, run from the recurrent state the previous clip of the same samples left
 (detached), the zero state at a sample's first clip.
 
+Crops (``train.crop``) stop ``train.whole_map_steps`` optimiser steps before ``train.max_steps``: the batches of
+samples that start from there on are whole maps, from a training DataLoader rebuilt once at the switch.
+
 SIGINT / SIGTERM stop the run cleanly after the current optimiser step, with ``last.pt`` written; a second
 SIGINT interrupts at once. ``train.resume`` continues exactly where ``last.pt`` stopped (weights, optimiser,
 schedule, gradient scaler, early stopping, RNG states of every rank, epoch, step and position in the epoch,
@@ -24,7 +27,7 @@ import contextlib
 import math
 import signal
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +36,13 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from tqdm import tqdm
 
 from record.data.base import SequenceDataset
 from record.errors import CheckpointError, ConfigError, describe
 from record.fileio import atomic_write_text
-from record.models import StreamingModel, create_model, read_checkpoint
+from record.models import RecordNoLstm, StreamingModel, create_model, read_checkpoint
 from record.provenance import code_version
 from record.train import distributed as dist
 from record.train.checkpoints import (
@@ -64,6 +67,7 @@ from record.train.environment import (
     select_device,
 )
 from record.train.losses import frame_weights
+from record.train.memory import check_memory
 from record.train.sampling import IndexSampler, ResumableSampler, SeededItems
 from record.train.synthetic import ensure_dataset
 from record.train.tasks import SegmentationTally, Task, make_task
@@ -78,9 +82,13 @@ from record.train.temporal import (
     time_slice,
 )
 
-__all__ = ["RunData", "TrainResult", "Trainer", "train"]
+__all__ = ["RunData", "StepCallback", "TrainResult", "Trainer", "train"]
 
 ViewTensors = dict[str, torch.Tensor]
+#: ``on_step(progress, model, loss)``: called by rank 0 after every optimiser step with the run's position,
+#: the model it validates and saves (the weight average with ``train.ema_decay``) and the step's mean training
+#: loss on rank 0; returning True stops the run after this step (``stopped_by="on_step"``, ``last.pt`` saved).
+StepCallback = Callable[[Progress, StreamingModel, float], bool | None]
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ class RunData:
 @dataclass(frozen=True)
 class TrainResult:
     """Where a run ended: its folder, checkpoints, position, last validation metrics and why it stopped
-    (``max_epochs``, ``early_stopping``, ``max_steps``, ``max_time``, ``signal``)."""
+    (``max_epochs``, ``early_stopping``, ``max_steps``, ``max_time``, ``signal``, ``on_step``)."""
 
     run_dir: Path
     last_checkpoint: Path
@@ -164,8 +172,10 @@ class Trainer:
     """One training run (build with :meth:`from_config`; run with :meth:`fit`)."""
 
     def __init__(self, config: TrainRunConfig, resolved: dict[str, Any], info: dist.DistInfo,
-                 device: torch.device, data: RunData | None = None) -> None:
+                 device: torch.device, data: RunData | None = None,
+                 on_step: StepCallback | None = None) -> None:
         self.config, self.resolved, self.info, self.device = config, resolved, info, device
+        self.on_step = on_step if info.is_main else None
         train = config.train
         if train.batch_size % info.world_size:
             raise ConfigError(describe("train.batch_size", "the global batch must split evenly across ranks",
@@ -181,6 +191,7 @@ class Trainer:
         resume_path = resolve_resume(train.resume, self.run_dir)
         payload = read_checkpoint(resume_path) if resume_path is not None else None
         self.model = self._build_model(payload).to(device)
+        self.model.set_grad_checkpointing(train.activation_checkpointing)
         # a resumed run's checkpoint weights are its average (when it kept one): the average goes on from them
         self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay is not None else None
         self.task: Task = make_task(config.dataset.layout, config.model, self.model, config.loss)
@@ -191,6 +202,7 @@ class Trainer:
         data = self._build_data() if data is None else data
         self.items = SeededItems(cropped(data.training, train.crop, self.task, train.crop_on_objects),
                                  train.seed)
+        self.whole_items = SeededItems(data.training, train.seed)  # the last train.whole_map_steps steps
         self.sampler = ResumableSampler(self.items, num_replicas=info.world_size, rank=info.rank,
                                         shuffle=True, seed=train.seed)
         self.validation = data.validation
@@ -308,10 +320,34 @@ class Trainer:
                   for t, weight in enumerate(weights)]
         return torch.stack(losses).sum(), final
 
+    def _check_memory(self) -> str:
+        """``train.memory_check``: probe one training sample (whole maps when crops end the run); stop before
+        training when the estimated peak memory does not fit (:func:`record.train.memory.check_memory`)."""
+        items = self.whole_items if self.config.train.whole_map_steps else self.items
+        sample = default_collate([items[0]])
+        inputs, targets = self.task.inputs(sample, self.device), self.task.targets(sample, self.device)
+
+        def step(frames: int) -> None:
+            clip_targets = targets if self.mode == "buffer" else time_slice(targets, 0, frames)
+            assert isinstance(clip_targets, dict)
+            loss, _ = self.clip_loss(time_slice(inputs, 0, frames), clip_targets)
+            loss.backward()
+
+        sync = contextlib.nullcontext()
+        if isinstance(self.network, DistributedDataParallel):
+            sync = self.network.no_sync()
+        sample_bytes = sum(value.nbytes for value in sample.values() if isinstance(value, torch.Tensor))
+        with sync:
+            return check_memory(step, self.model, self.device, self.config.train, frames=self.geometry.length,
+                                sample_bytes=sample_bytes, world_size=self.info.world_size,
+                                whole=self.mode == "buffer" and isinstance(self.model, RecordNoLstm))
+
     # -------------------------------------------------------- loop
     def fit(self) -> TrainResult:
         """Train until ``max_epochs``, early stopping, a budget or a signal; returns where the run ended."""
         train = self.config.train
+        if train.memory_check:
+            self._log(self._check_memory())
         if self.info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.resolved))
@@ -362,19 +398,14 @@ class Trainer:
         train, progress = self.config.train, self.progress
         epoch, total = progress.epoch, self._batches_per_epoch()
         self.sampler.set_epoch(epoch)
-        clips = self.clips_per_sample
-        self.sampler.set_skip(progress.batches_done // clips * self.batch_per_rank)
-        skip_clips = progress.batches_done % clips
-        self.items.set_epoch(epoch)
-        loader = _loader(self.items, self.batch_per_rank, self.sampler, train.workers, train.seed + epoch,
-                         self.device)
+        skip_clips = progress.batches_done % self.clips_per_sample
         self.network.train()
         running: list[float] = []
         bar = tqdm(total=self._batches_this_epoch(total), initial=progress.batches_done,
                    desc=f"epoch {epoch}", unit="batch", disable=not (train.progress and self.info.is_main),
                    dynamic_ncols=True, leave=False)
         with bar:
-            for position, inputs, targets in self._clips(loader, skip_clips):
+            for position, inputs, targets in self._clips(self._sample_batches(epoch), skip_clips):
                 if position == 0:
                     self.carried = None
                 index = progress.batches_done
@@ -397,10 +428,39 @@ class Trainer:
                         return reason
         return None
 
-    def _clips(self, loader: DataLoader, skip_clips: int) -> Iterator[tuple[int, Inputs, ViewTensors]]:
-        """(position of the clip in its samples, inputs, targets) over the loader's batches; the first batch's
+    def _items_from(self, step: int) -> SeededItems:
+        """Training items of a batch of samples whose first clip starts after ``step`` optimiser steps: crops
+        (with ``train.crop``), whole maps in the last ``train.whole_map_steps`` steps of ``train.max_steps``."""
+        train = self.config.train
+        if not train.whole_map_steps:
+            return self.items
+        assert train.max_steps is not None  # validate_train_config
+        return self.whole_items if step >= train.max_steps - train.whole_map_steps else self.items
+
+    def _sample_batches(self, epoch: int) -> Iterator[Any]:
+        """The epoch's batches of training samples from the resumed position on, each from
+        :meth:`_items_from` the steps done before its first clip; the loader is rebuilt where that changes."""
+        train, progress, clips = self.config.train, self.progress, self.clips_per_sample
+        # a run resumes after an optimiser step: micro-batch i of an epoch starts after i // accumulate steps
+        epoch_start = progress.global_step - progress.batches_done // train.accumulate
+        batch = progress.batches_done // clips
+        while True:
+            items = self._items_from(epoch_start + batch * clips // train.accumulate)
+            items.set_epoch(epoch)
+            self.sampler.set_skip(batch * self.batch_per_rank)
+            for samples in _loader(items, self.batch_per_rank, self.sampler, train.workers, train.seed + epoch,
+                                   self.device):
+                yield samples
+                batch += 1
+                if self._items_from(epoch_start + batch * clips // train.accumulate) is not items:
+                    break
+            else:
+                return
+
+    def _clips(self, batches: Iterable[Any], skip_clips: int) -> Iterator[tuple[int, Inputs, ViewTensors]]:
+        """(position of the clip in its samples, inputs, targets) over batches of samples; the first batch's
         first ``skip_clips`` clips left out (a resumed run already trained on them)."""
-        for batch in loader:
+        for batch in batches:
             for position, (inputs, targets) in enumerate(self.sample_clips(batch)):
                 if position >= skip_clips:
                     yield position, inputs, targets
@@ -421,10 +481,13 @@ class Trainer:
                                                     device=self.device))
             self._scalar("train/loss", float(mean.item()) / self.info.world_size, progress.global_step)
             self._scalar("train/lr", self.scheduler.get_last_lr()[0], progress.global_step)
+        asked = False
+        if self.on_step is not None:
+            asked = bool(self.on_step(progress, self.evaluated_model, float(np.mean(losses))))
         out_of_time = train.max_time_s is not None and time.monotonic() - started >= train.max_time_s
         reason = None
-        if dist.any_rank(out_of_time or stop.requested, self.device):
-            reason = "signal" if stop.requested else "max_time"
+        if dist.any_rank(out_of_time or stop.requested or asked, self.device):
+            reason = "signal" if stop.requested else "on_step" if asked else "max_time"
         elif train.max_steps is not None and progress.global_step >= train.max_steps:
             reason = "max_steps"
         periodic = train.checkpoint_every_steps and progress.global_step % train.checkpoint_every_steps == 0
@@ -539,9 +602,11 @@ class Trainer:
             yield _to_float(self.task.frame_loss(logits, targets)), 1, logits, targets
 
 
-def train(config: DictConfig, data: RunData | None = None) -> TrainResult:
+def train(config: DictConfig, data: RunData | None = None,
+          on_step: StepCallback | None = None) -> TrainResult:
     """Run ``record train`` for a composed config (:func:`record.train.compose.compose_config`); ``data``
-    replaces the datasets ``config.dataset`` describes (its layout still selects the task and loss)."""
+    replaces the datasets ``config.dataset`` describes (its layout still selects the task and loss);
+    ``on_step`` (:data:`StepCallback`) sees every optimiser step and may stop the run."""
     schema = typed(config, TrainRunConfig)
     validate_train_config(schema)
     info = dist.process_info()
@@ -552,6 +617,6 @@ def train(config: DictConfig, data: RunData | None = None) -> TrainResult:
         seed_everything(schema.train.seed, schema.train.deterministic)
         if device.type == "cuda" and not schema.train.deterministic:
             torch.backends.cudnn.benchmark = True
-        return Trainer(schema, resolved_dict(config), info, device, data).fit()
+        return Trainer(schema, resolved_dict(config), info, device, data, on_step).fit()
     finally:
         dist.shutdown_distributed()

@@ -19,6 +19,7 @@ from record.eval.rod2021 import (
     GATE_AZIMUTH_RAD,
     OLS_THRESHOLDS,
     RECALL_THRESHOLDS,
+    class_confusions,
     in_gate,
     score_rod2021,
     score_rod2021_dirs,
@@ -301,3 +302,25 @@ def test_in_memory_inputs_are_checked_like_files():
     negative.frame[0] = -3
     with pytest.raises(InputError, match="ground truth of S: negative frame index -3"):
         score_rod2021({"S": negative}, {"S": good})
+
+
+def test_class_confusions_count_detections_on_objects_of_another_class():
+    truth = objects([(0, "car", 10.0, 0.0), (0, "pedestrian", 10.0, 0.3), (1, "cyclist", 5.0, -0.2),
+                     (3, "car", 10.0, 0.0), (3, "pedestrian", 10.5, 0.0)])
+    detections = objects([
+        (0, "pedestrian", 11.0, 0.0, 0.9),  # 1 m off the car's centre (OLS 0.85): pedestrian -> car
+        (0, "car", 10.0, 0.3, 0.8),  # on the pedestrian (the pedestrian's kappa is used)
+        (0, "pedestrian", 10.0, 0.31, 0.7),  # right: its own pedestrian is there
+        (1, "car", 5.0, -0.2, 0.6),  # on the cyclist
+        (1, "car", 20.0, 0.5, 0.5),  # on nothing: a plain false positive
+        (2, "car", 10.0, 0.0, 0.5),  # another frame
+        (0, "car", 30.0, 0.0, 0.5),  # outside the gate
+        (3, "pedestrian", 10.5, 0.0, 0.5),  # on its own pedestrian, beside a car (OLS 0.96 with it): right
+    ])
+    counts = class_confusions({"s": truth}, {"s": detections})
+    pedestrian, cyclist, car = (ROD2021_CLASSES.index(name) for name in ("pedestrian", "cyclist", "car"))
+    expected = np.zeros((3, 3), dtype=np.int64)
+    expected[pedestrian, car] = expected[car, pedestrian] = expected[car, cyclist] = 1
+    np.testing.assert_array_equal(counts, expected)
+    stricter = class_confusions({"s": truth}, {"s": detections}, ols_threshold=0.9)
+    assert stricter[pedestrian, car] == 0 and stricter.sum() == 2

@@ -133,6 +133,12 @@ def test_bad_overrides_raise_config_errors_naming_them(override: str, problem: s
     ("train.output_prior=1.5", "output_prior.*1.5"),
     ("train.output_prior=0", "output_prior"),
     ("train.ema_decay=1.0", "ema_decay.*1.0"),
+    ("train.whole_map_steps=-1", "whole_map_steps.*-1"),
+    ("train.whole_map_steps=2 train.max_steps=4", "whole_map_steps.*train.crop=None"),
+    ("train.whole_map_steps=2 train.crop=[32,32]", "whole_map_steps.*train.max_steps=None"),
+    ("train.whole_map_steps=5 train.crop=[32,32] train.max_steps=4", "whole_map_steps.*at most"),
+    ("loss.heatmap=dice", "loss.heatmap.*dice"),
+    ("loss.heatmap=focal loss.focal_alpha=0", "focal_alpha"),
 ])
 def test_semantic_checks(override: str, problem: str) -> None:
     config = typed(compose_config("train", override.split()), TrainRunConfig)

@@ -8,7 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from record.train.losses import SegmentationLoss, confmap_bce, frame_weights, soft_dice_loss
+from record.errors import ConfigError
+from record.models import create_model
+from record.train.config import LossConfig, ModelSection
+from record.train.losses import SegmentationLoss, confmap_bce, confmap_focal, frame_weights, soft_dice_loss
+from record.train.tasks import CONFMAP, make_task
+
+LN3 = math.log(3.0)
 
 
 def test_confmap_bce_is_the_published_bce_on_sigmoid_outputs() -> None:
@@ -17,6 +23,63 @@ def test_confmap_bce_is_the_published_bce_on_sigmoid_outputs() -> None:
     target = torch.rand(2, 3, 8, 8, generator=generator)
     expected = torch.nn.BCELoss()(torch.sigmoid(logits.double()), target.double())
     assert float(confmap_bce(logits, target)) == pytest.approx(float(expected), rel=1e-6)
+
+
+def _maps(*values: float) -> torch.Tensor:
+    """``[1, 1, 1, N]`` maps holding ``values``."""
+    return torch.tensor(values).reshape(1, 1, 1, -1)
+
+
+@pytest.mark.parametrize(("alpha", "beta"), [(2.0, 4.0), (1.0, 2.0)])
+def test_confmap_focal_by_hand(alpha: float, beta: float) -> None:
+    # logits 0, ln 3, -ln 3, ln 3 give p = 1/2, 3/4, 1/4, 3/4; targets: a peak, t = 1/2, background, and
+    # 0.999 (the shoulder of a peak, not a peak: it costs almost nothing however confident)
+    logits, target = _maps(0.0, LN3, -LN3, LN3), _maps(1.0, 0.5, 0.0, 0.999)
+    peak = -(0.5 ** alpha) * math.log(0.5)
+    half = -(0.5 ** beta) * 0.75 ** alpha * math.log(0.25)
+    background = -(0.25 ** alpha) * math.log(0.75)
+    shoulder = -(0.001 ** beta) * 0.75 ** alpha * math.log(0.25)
+    expected = peak + half + background + shoulder  # one peak
+    assert float(confmap_focal(logits, target, alpha, beta)) == pytest.approx(expected, rel=1e-6)
+    # two peaks: the same sum over both samples divided by 2
+    twice = confmap_focal(torch.cat([logits, logits]), torch.cat([target, target]), alpha, beta)
+    assert float(twice) == pytest.approx(expected, rel=1e-6)
+
+
+def test_confmap_focal_of_empty_maps_is_the_background_term() -> None:
+    loss = confmap_focal(_maps(0.0, LN3, -LN3), torch.zeros(1, 1, 1, 3))
+    expected = -(0.5**2) * math.log(0.5) - 0.75**2 * math.log(0.25) - 0.25**2 * math.log(0.75)
+    assert loss.dtype == torch.float32 and float(loss) == pytest.approx(expected, rel=1e-6)
+    assert float(confmap_focal(torch.full((2, 3, 4, 4), -20.0), torch.zeros(2, 3, 4, 4))) < 1e-15
+
+
+def test_confmap_focal_is_finite_for_extreme_logits() -> None:
+    # missed peaks and confident false alarms cost |logit| each (two peaks); right answers cost ~0
+    logits = _maps(50.0, -50.0, 50.0, -50.0, -1000.0, 1000.0).requires_grad_()
+    target = _maps(1.0, 1.0, 0.0, 0.5, 1.0, 0.0)
+    loss = confmap_focal(logits.to(torch.bfloat16), target)
+    loss.backward()
+    assert float(loss.detach()) == pytest.approx((50.0 + 50.0 + 1000.0 + 1000.0) / 3, rel=1e-6)
+    assert logits.grad is not None and torch.isfinite(logits.grad).all()
+
+
+def test_loss_heatmap_selects_the_rod2021_loss() -> None:
+    generator = torch.Generator().manual_seed(4)
+    logits = {CONFMAP: torch.randn(2, 3, 8, 8, generator=generator)}
+    target = torch.rand(2, 3, 8, 8, generator=generator)
+    target[0, 1, 2, 3] = 1.0
+    targets = {CONFMAP: target}
+
+    def loss_of(config: LossConfig) -> float:
+        task = make_task("rod2021", ModelSection(name="record_rod2021"), create_model("record_rod2021"), config)
+        return float(task.frame_loss(logits, targets))
+
+    assert loss_of(LossConfig()) == pytest.approx(float(confmap_bce(logits[CONFMAP], target)))
+    focal = loss_of(LossConfig(heatmap="focal", focal_alpha=1.5, focal_beta=3.0))
+    assert focal == pytest.approx(float(confmap_focal(logits[CONFMAP], target, 1.5, 3.0)))
+    assert focal != pytest.approx(float(confmap_focal(logits[CONFMAP], target)))
+    with pytest.raises(ConfigError, match="loss.heatmap.*dice"):
+        loss_of(LossConfig(heatmap="dice"))
 
 
 def _dice_by_hand(scores: torch.Tensor, labels: torch.Tensor) -> float:

@@ -10,8 +10,9 @@ import pytest
 import torch
 from train_helpers import state_dicts_equal
 
-from record.models import read_checkpoint
+from record.models import StreamingModel, read_checkpoint
 from record.train import distributed as dist
+from record.train.checkpoints import Progress
 from record.train.compose import compose_config, resolved_dict, typed
 from record.train.config import TrainRunConfig
 from record.train.trainer import Trainer, train
@@ -101,3 +102,22 @@ def test_progress_bar_counts_the_batches_the_run_will_train(tiny_run_overrides: 
     trainer.fit()
     expected = epoch_length if max_steps is None else max_steps * accumulate
     assert epoch_length > 2 and totals == [expected]
+
+
+def test_on_step_sees_every_optimiser_step_and_can_stop_the_run(tiny_run_overrides: Callable[..., list[str]],
+                                                                tmp_path: Path) -> None:
+    seen: list[tuple[int, StreamingModel, float]] = []
+
+    def on_step(progress: Progress, model: StreamingModel, loss: float) -> bool:
+        seen.append((progress.global_step, model, loss))
+        return progress.global_step == 4
+
+    config = compose_config("train", tiny_run_overrides("train.max_steps=5", "train.val_every_epochs=0",
+                                                        "train.ema_decay=0.5"))
+    run = train(config, on_step=on_step)
+    assert (run.stopped_by, run.progress.global_step) == ("on_step", 4)
+    assert [step for step, _, _ in seen] == [1, 2, 3, 4]  # across the epoch boundary (3 steps per epoch)
+    assert all(math.isfinite(loss) and loss > 0 for _, _, loss in seen)
+    # the model handed over is the one the run saves: with train.ema_decay, the weight average
+    saved = read_checkpoint(run.last_checkpoint)["state_dict"]
+    assert state_dicts_equal(saved, {key: value.detach() for key, value in seen[-1][1].state_dict().items()})
