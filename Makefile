@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -n 2
 DEMO_OUT ?= outputs/demo
 STAMP := $(VENV)/.installed
 
-.PHONY: setup ros demo test test-fast bench clean
+.PHONY: setup ros demo test test-fast bench wheels clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,15 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b --json; done
+
+# Wheels of the non-torch dependencies for an offline `pip install --no-index --find-links wheelhouse -e .`
+# on the lent GPU machine (CPython 3.12, x86-64; benchmarks/gpu_check.sh installs from them). Not carried, as
+# that machine's image has them (and they would not fit the 64 MiB its tool carries): torch and WHEELS_SKIP.
+WHEELHOUSE ?= wheelhouse
+WHEELS_PYTHON ?= 3.12
+WHEELS_SKIP ?= numpy scipy numba llvmlite onnx onnxscript onnxruntime matplotlib tensorboard
+wheels: $(STAMP)
+	$(PY) tools/wheelhouse.py --out $(WHEELHOUSE) --python-version $(WHEELS_PYTHON) --skip "$(WHEELS_SKIP)"
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

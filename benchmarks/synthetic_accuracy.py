@@ -21,8 +21,8 @@ score means the recurrent state drifts on long streams).
 The JSON also describes how hard single frames are: per annotated object, the peak magnitude near its bin over
 the frame's median magnitude (dB), and the share of objects less than 6 dB above it (lost in single frames).
 
-Usage: ``python benchmarks/synthetic_accuracy.py [--json] [--scenario temporal] [--steps 1200] [--data DIR]``
-(about 55 minutes on 2 CPU cores).
+Usage: ``python benchmarks/synthetic_accuracy.py [--json] [--scenario temporal] [--steps 1200] [--data DIR]
+[--device auto|cpu|cuda]`` (about 55 minutes on 2 CPU cores; ``benchmarks/gpu_check.sh`` runs it on a GPU).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import torch
 from record.data.rod2021 import Rod2021Layout
 from record.sensors import ROD2021
 from record.train.compose import compose_config
+from record.train.environment import select_device
 from record.train.evaluate import evaluate
 from record.train.trainer import train
 
@@ -75,6 +76,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--ema-decay", type=float, default=0.0,
                         help="train.ema_decay (the weight average is evaluated); 0: the trained weights")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto",
+                        help="train.device and eval.device: auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes (train.workers)")
+    parser.add_argument("--max-train-s", type=float,
+                        help="train.max_time_s: stop a model's training after this many seconds (a safety "
+                             "net: the JSON's steps_trained then falls short of the budget)")
     parser.add_argument("--buffer-check", action="store_true",
                         help="also evaluate RECORD in buffer mode (diagnostic; ~10x the online evaluation)")
     return parser.parse_args()
@@ -132,8 +139,9 @@ def _train_and_evaluate(args: argparse.Namespace, root: Path, key: str) -> dict[
         f"train.output_prior={args.output_prior}",
         f"train.ema_decay={args.ema_decay or 'null'}",
         f"train.max_steps={args.steps}", "train.max_epochs=100000",
-        "train.val_every_epochs=0",
-        "train.workers=1", "train.seed=1", f"train.progress={str(not args.json).lower()}",
+        "train.val_every_epochs=0", f"train.max_time_s={args.max_train_s or 'null'}",
+        f"train.device={args.device}", f"train.workers={args.workers}", "train.seed=1",
+        f"train.progress={str(not args.json).lower()}",
         f"run.dir={run_dir}",
     ]))
     trained = time.perf_counter() - started
@@ -152,7 +160,7 @@ def _train_and_evaluate(args: argparse.Namespace, root: Path, key: str) -> dict[
 def _score(args: argparse.Namespace, checkpoint: Path, out: Path, *options: str) -> tuple[float, float]:
     """AP and AR (percent) of ``checkpoint`` on the validation sequences."""
     evaluation = evaluate(compose_config("evaluate", [
-        f"checkpoint={checkpoint}", f"run.dir={out}", "eval.gif_frames=0",
+        f"checkpoint={checkpoint}", f"run.dir={out}", "eval.gif_frames=0", f"eval.device={args.device}",
         f"eval.progress={str(not args.json).lower()}", *options,
     ]))
     score = evaluation.metrics["rod2021"]
@@ -195,14 +203,16 @@ def main() -> None:
                    "crop_on_objects": args.crop_on_objects,
                    "lr": args.lr, "lr_schedule": args.lr_schedule, "output_prior": args.output_prior,
                    "ema_decay": args.ema_decay or None,
-                   "mode": "online"},
+                   "mode": "online", "max_train_s": args.max_train_s},
+        "steps_trained": {key: result["steps"] for key, result in results.items()},
         "data": {"root": str(root), "scenario": args.scenario, "seed": args.seed,
                  "train": [args.train_sequences, args.train_frames],
                  "valid": [args.valid_sequences, args.eval_frames],
                  **single_frame_difficulty(root)},
         "timing_s": {"simulate": simulated, **{f"{k}_{phase}": v[f"{phase}_s"] for k, v in results.items()
                                                for phase in ("train", "evaluate")}},
-        "threads": args.threads,
+        "threads": args.threads, "workers": args.workers,
+        "device": str(select_device(args.device)),
     }
     if not args.json:
         print(f"RECORD AP {report['record_AP']:.2f} AR {report['record_AR']:.2f} | "
