@@ -1,8 +1,8 @@
 """Peak memory of a training run, estimated before its first optimiser step (``train.memory_check``).
 
 A probe runs ONE training sample forward and backward over the first frames of its clip (``t1`` frames as a
-warm-up, then ``t1`` and ``t2`` frames, :func:`probe_frames`, then up to 16 frames when that at most doubles
-the probe's memory, as with activation checkpointing) and measures the peak each time: on the CPU the
+warm-up, then ``t1`` and ``t2`` frames, :func:`probe_frames`, then up to 16 frames with activation
+checkpointing, where memory grows slowly with frames) and measures the peak each time: on the CPU the
 resident set size (``VmHWM`` of ``/proc/self/status``, reset through ``/proc/self/clear_refs`` after glibc
 handed its free heap back to the system), on CUDA ``torch.cuda.max_memory_allocated``. Activations grow
 linearly with the frames of a clip and the samples of a micro-batch, so the run's peak is estimated as::
@@ -43,7 +43,7 @@ GIB = 2**30
 PREFETCH_FACTOR = 2
 #: Most frames the two first probes run: enough for a slope, little time and memory.
 PROBE_FRAMES = 4
-#: Frames of a third probe, run when memory grows slowly with frames (activation checkpointing), where two
+#: Frames of a third probe, run with activation checkpointing: memory then grows slowly with frames, and two
 #: close lengths give a noisy slope.
 LONG_PROBE_FRAMES = 16
 _PROC = Path("/proc")
@@ -265,7 +265,7 @@ def estimate_memory(step: Callable[[int], object], model: nn.Module, device: tor
         if first is None or second is None:
             return None
         peaks = {t1: first, t2: second}
-        if longer > t2 and _slope(peaks) * (longer - t2) <= second:  # at most twice the memory: steadier
+        if longer > t2 and getattr(model, "grad_checkpointing", False):  # a small slope: steadier
             third = measure_peak(lambda: step(longer), device)
             if third is not None:
                 peaks[longer] = third
