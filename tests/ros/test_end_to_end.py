@@ -68,10 +68,8 @@ def test_play_publishes_at_the_recorded_pace_and_stops_on_sigint(ros_ns, tmp_pat
                                                          "/value": "std_msgs/msg/Float64",
                                                          "/clock": "rosgraph_msgs/msg/Clock"},
                                {"/radar/adc": 10, "/value": 10}, timeout=60)
-    # the player sees the recorder's subscription before the recorder has matched the player's writer: best-effort
-    # (sensor-data QoS) images sent in between are lost, so the first one waits a second more (--delay)
     play = ros_ns.run([*RECORD, "play", str(bag), "--rate", "2", "--clock", "100",
-                       "--wait-for-subscribers", "30", "--delay", "1.0"], timeout=60)
+                       "--wait-for-subscribers", "30"], timeout=60)
     assert play.returncode == 0, play.stderr
     assert "published /radar/adc 10, /value 10" in play.stdout
     counts = _finish(recorder, 30)["counts"]
