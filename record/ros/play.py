@@ -160,6 +160,7 @@ def play_bag(path: str | os.PathLike[str], options: PlayOptions | None = None, *
                     result.loops += 1
                 if not flag.event.is_set():
                     result.loops += 1
+                _wait_for_acks(publishers)
             finally:
                 node.destroy_node()
                 rclpy.try_shutdown()
@@ -224,6 +225,17 @@ def _header_stamp(item: BagMessage) -> int:
         sec, nanosec = struct.unpack_from(">iI" if item.data[1] == 0 else "<iI", item.data, 4)
         return sec * 10**9 + nanosec
     return stamp_ns(item.decode()) or 0
+
+
+def _wait_for_acks(publishers: dict[str, Any], timeout_s: float = 2.0) -> None:
+    """Before the node goes: wait (up to ``timeout_s`` per topic) until the subscribers of the reliable topics
+    have acknowledged every message; a writer that leaves at once loses the last ones still in flight."""
+    from rclpy.duration import Duration
+    from rclpy.qos import ReliabilityPolicy
+
+    for publisher in publishers.values():
+        if publisher.qos_profile.reliability == ReliabilityPolicy.RELIABLE:
+            publisher.wait_for_all_acked(Duration(seconds=timeout_s))
 
 
 def _wait_for_subscribers(publishers: dict[str, Any], timeout_s: float, flag: _Stop, bag: str) -> None:
