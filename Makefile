@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip >/dev/null
 	$(PY) -m pip install $(TORCH_SPEC)
-	$(PY) -m pip install -e '.[dev,ros,ros-build]'
+	$(PY) -m pip install -e '.[dev,ros,ros-build,openvino]'
 	bash tools/build_vision_msgs.sh $(VENV)
 	$(PY) -m pip install -e ros_node
 	touch $(STAMP)

@@ -2,9 +2,11 @@
 node.
 
     python benchmarks/ros_core.py [--json] [--frames 100] [--threads 2] [--node-frames 100] [--node-rate 5]
-        [--no-node] [--cache DIR]
+        [--no-node] [--node-backend onnxruntime|openvino] [--also openvino] [--cache DIR]
 
-What it measures (ONNX Runtime on this CPU, ``threads`` intra-op threads, denormals flushed, batch 1):
+What it measures (ONNX Runtime on this CPU, ``threads`` intra-op threads, denormals flushed, batch 1; the core
+figures again for each backend of ``--also``, default ``openvino`` where it is installed, under
+``<backend>_rod2021_frame_ms`` etc.):
 
 * **Core** (``rod2021_frame_ms``, ``carrada_mv_frame_ms``): one frame as the node handles it, from the
   received ``sensor_msgs/Image`` to the messages it publishes: ``message_in``
@@ -105,7 +107,8 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"median": round(float(np.median(array)), 3), "p99": round(float(np.percentile(array, 99)), 3)}
 
 
-def bench_core(onnx: Path, cubes: np.ndarray, frames: int, warmup: int, threads: int) -> dict[str, Any]:
+def bench_core(onnx: Path, cubes: np.ndarray, frames: int, warmup: int, threads: int,
+               backend: str = "onnxruntime") -> dict[str, Any]:
     """Per-stage milliseconds of ``frames`` frames through message_in -> core -> encode."""
     from record.ros.core import CoreConfig, DetectorCore, FrameResult
     from record.ros.messages import (
@@ -120,7 +123,7 @@ def bench_core(onnx: Path, cubes: np.ndarray, frames: int, warmup: int, threads:
 
     period_ns = 33_333_333 if cubes.shape[1] in (4, 255) else 100_000_000
     messages = [image_message(cube, 0, "radar", "32FC2") for cube in cubes]
-    runtime = open_runtime(onnx, "onnxruntime", threads=threads)
+    runtime = open_runtime(onnx, backend, threads=threads)
     core = DetectorCore(runtime, CoreConfig(input_kind="adc", peak_threshold=0.3, max_gap_s=3600.0,
                                             max_age_s=0.0, min_blob_cells=4, latency_window=frames))
     core.warmup(3)
@@ -155,14 +158,14 @@ def bench_core(onnx: Path, cubes: np.ndarray, frames: int, warmup: int, threads:
 
 
 def bench_node(onnx: Path, cubes: np.ndarray, frames: int, warmup: int, rate: float, threads: int,
-               folder: Path, transport: str) -> dict[str, Any]:
+               folder: Path, transport: str, backend: str) -> dict[str, Any]:
     """Header stamp -> detections received through the live node, in a private namespace."""
     from record.ros.sandbox import large_data_env, ros_sandbox
 
     frames_file = folder / "cubes.npy"
     np.save(frames_file, cubes)
     node_cmd = [str(Path(sys.executable).with_name("record_detector")), "--ros-args", "--params-file",
-                str(PARAMS_FILE), "-p", f"model.path:={onnx}", "-p", f"model.threads:={threads}",
+                str(PARAMS_FILE), "-p", f"model.path:={onnx}", "-p", f"model.threads:={threads}", "-p", f"model.backend:={backend}",
                 "-p", "input.max_age_s:=0.0", "-p", "state.max_gap_s:=2.0", "-r", "~/input/radar:=/radar/adc"]
     probe = [sys.executable, "-m", "record.ros.probe", "latency", str(frames_file), "--frames", str(frames),
              "--warmup", str(warmup), "--rate", str(rate)]
@@ -182,7 +185,21 @@ def bench_node(onnx: Path, cubes: np.ndarray, frames: int, warmup: int, rate: fl
     if "error" in report:
         raise RuntimeError(f"latency probe: {report['error']}\nnode:\n{node_err[-2000:]}")
     return {"sent": report["sent"], "received": report["received"], "rate_hz": rate, "isolated": isolated,
+            "backend": backend,
             "transport": transport, "median_ms": report["median_ms"], "p99_ms": report["p99_ms"]}
+
+
+def _also(names: str | None) -> list[str]:
+    """The further core backends: ``names`` as given, or openvino when it is installed."""
+    if names is not None:
+        return [name for name in names.split(",") if name]
+    from record.runtime import BackendUnavailable, backend_class
+
+    try:
+        backend_class("openvino")
+    except BackendUnavailable:
+        return []
+    return ["openvino"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="Fast DDS transports of node and publisher: large-shm (record.ros.sandbox."
                              "LARGE_DATA_PROFILE, 32 MiB shared memory; default) or Fast DDS's defaults")
     parser.add_argument("--no-node", action="store_true", help="skip the live-node measurement")
+    parser.add_argument("--node-backend", default="onnxruntime", help="backend of the live node (default "
+                                                                       "onnxruntime)")
+    parser.add_argument("--also", default=None,
+                        help="comma-separated further backends for the core figures (default: openvino "
+                             "where installed; '' for none)")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "record" / "bench_ros_core"),
                         help="folder for the random checkpoints and their ONNX exports")
     args = parser.parse_args(argv)
@@ -216,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     carrada_cubes = _cubes("carrada", DISTINCT_FRAMES)
     rod = bench_core(rod_onnx, rod_cubes, args.frames, args.warmup, args.threads)
     carrada = bench_core(mv_onnx, carrada_cubes, args.frames, args.warmup, args.threads)
+    others = {}
+    for backend in _also(args.also):
+        others[backend] = {"rod2021": bench_core(rod_onnx, rod_cubes, args.frames, args.warmup, args.threads,
+                                                 backend),
+                           "carrada_mv": bench_core(mv_onnx, carrada_cubes, args.frames, args.warmup,
+                                                    args.threads, backend)}
     report: dict[str, Any] = {
         "rod2021_frame_ms": rod["stages_ms"]["total"]["median"],
         "rod2021_frame_p99_ms": rod["stages_ms"]["total"]["p99"],
@@ -230,10 +258,15 @@ def main(argv: list[str] | None = None) -> int:
         "detections_per_frame": {"rod2021": rod["detections_per_frame"],
                                  "carrada_mv": carrada["detections_per_frame"]},
     }
+    for backend, results in others.items():
+        for key, result in results.items():
+            report[f"{backend}_{key}_frame_ms"] = result["stages_ms"]["total"]["median"]
+            report[f"{backend}_{key}_frame_p99_ms"] = result["stages_ms"]["total"]["p99"]
+            report[f"{backend}_{key}_stages_ms"] = result["stages_ms"]
     if not args.no_node:
         with tempfile.TemporaryDirectory(prefix="record-bench-node-") as folder:
             node = bench_node(rod_onnx, rod_cubes, args.node_frames, args.warmup, args.node_rate,
-                              args.threads, Path(folder), args.node_transport)
+                              args.threads, Path(folder), args.node_transport, args.node_backend)
         report |= {"node_rod2021_latency_ms": node["median_ms"],
                    "node_rod2021_latency_p99_ms": node["p99_ms"], "node": node}
     report |= {"backend": "onnxruntime", "threads": args.threads, "frames": args.frames,
@@ -243,11 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    for key in ("rod2021", "carrada_mv"):
-        print(f"{key}: {report[f'{key}_frame_ms']:.1f} ms per frame "
-              f"(p99 {report[f'{key}_frame_p99_ms']:.1f})")
-        for stage, values in report[f"{key}_stages_ms"].items():
-            print(f"  {stage:<13} {values['median']:8.2f} ms  p99 {values['p99']:8.2f}")
+    for prefix in ("", *(f"{backend}_" for backend in others)):
+        for key in ("rod2021", "carrada_mv"):
+            print(f"{prefix or 'onnxruntime_'}{key}: {report[f'{prefix}{key}_frame_ms']:.1f} ms per frame "
+                  f"(p99 {report[f'{prefix}{key}_frame_p99_ms']:.1f})")
+            for stage, values in report[f"{prefix}{key}_stages_ms"].items():
+                print(f"  {stage:<13} {values['median']:8.2f} ms  p99 {values['p99']:8.2f}")
     if "node" in report:
         print(f"node record_rod2021: {report['node_rod2021_latency_ms']} ms median, "
               f"p99 {report['node_rod2021_latency_p99_ms']} ms ({report['node']['received']}/"

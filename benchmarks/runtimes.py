@@ -10,12 +10,15 @@ from other processes hits every variant alike; figures are medians and 99th perc
 step includes what a caller pays: the frame check, the copy in, inference, the activation and the scores back
 on the host.
 
-CPU variants: ``torch`` (eager, channels-last), ``onnxruntime`` (FP32 export, I/O binding) and
-``onnxruntime_nospin`` (the same with worker threads that sleep: better when other processes share the cores);
-CUDA variants (``--device cuda``): ``torch`` (eager) and ``torch_cuda_graph`` (the step replayed from a CUDA graph). Output (``--json``):
-``<variant>_<model>_step_ms`` and ``..._p99_ms`` for models ``rod2021`` (record_rod2021) and ``mv_record``,
-``baseline_<model>_step_ms``, ``<variant>_<model>_speedup`` (baseline / variant), the best variant per model,
-and the settings.
+CPU variants: ``torch`` (eager, channels-last), ``onnxruntime`` (FP32 export, I/O binding),
+``onnxruntime_nospin`` (the same with worker threads that sleep: better when other processes share the cores),
+``openvino`` (the FP32 export, GroupNorms fused, float32 arithmetic) and ``openvino_bf16`` (the same with
+bfloat16 convolutions: reduced precision, check it with ``record parity``); a variant whose backend is not
+installed is skipped and listed under ``unavailable``. CUDA variants (``--device cuda``): ``torch`` (eager) and
+``torch_cuda_graph`` (the step replayed from a CUDA graph). Output (``--json``): ``<variant>_<model>_step_ms``
+and ``..._p99_ms`` for models ``rod2021`` (record_rod2021) and ``mv_record``, ``baseline_<model>_step_ms``,
+``<variant>_<model>_speedup`` (baseline / variant), the best float32 variant per model (``best_<model>``) and
+the best of any precision (``best_any_precision_<model>``), and the settings.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ import numpy as np
 from online_step import _Client, worker_command  # benchmarks/ is this script's folder
 
 MODELS = {"rod2021": "record_rod2021", "mv_record": "mv_record"}
-CPU_VARIANTS = ("torch", "onnxruntime", "onnxruntime_nospin")
+CPU_VARIANTS = ("torch", "onnxruntime", "onnxruntime_nospin", "openvino", "openvino_bf16")
+REDUCED_PRECISION = ("openvino_bf16",)
 CUDA_VARIANTS = ("torch", "torch_cuda_graph")
 N_FRAMES = 8  # distinct input frames, cycled
 
@@ -45,6 +49,9 @@ def _open(variant: str, model: str, folder: Path, device: str, threads: int):
     if variant.startswith("onnxruntime"):
         return open_runtime(folder / f"{model}.onnx", "onnxruntime", threads=threads,
                             spinning=variant != "onnxruntime_nospin")
+    if variant.startswith("openvino"):
+        return open_runtime(folder / f"{model}.onnx", "openvino", threads=threads,
+                            precision="bf16" if variant == "openvino_bf16" else "fp32")
     return open_runtime(checkpoint, "torch", device=device, threads=threads,
                         cuda_graph=variant == "torch_cuda_graph")
 
@@ -86,6 +93,17 @@ def _serve(variant: str, folder: Path, device: str, threads: int) -> None:
         print(json.dumps(worker.steps(key, request["repeats"])), flush=True)
 
 
+def _unavailable(variant: str) -> str | None:
+    """Why ``variant``'s backend cannot run here, or None."""
+    from record.runtime import BackendUnavailable, backend_class
+
+    try:
+        backend_class(variant.split("_")[0])
+    except BackendUnavailable as error:
+        return str(error)
+    return None
+
+
 def _prepare(folder: Path, variants: list[str]) -> None:
     """Seeded random weights (timing does not depend on their values) and the exports the variants read."""
     import torch
@@ -97,7 +115,7 @@ def _prepare(folder: Path, variants: list[str]) -> None:
         torch.manual_seed(0)
         checkpoint = folder / f"{name}.pt"
         save_checkpoint(create_model(name), checkpoint)
-        if any(v.startswith("onnxruntime") for v in variants):
+        if any(v.startswith(("onnxruntime", "openvino")) for v in variants):
             export_onnx(checkpoint, folder / f"{name}.onnx")
 
 
@@ -134,8 +152,11 @@ def _summarize(samples: dict[str, dict[str, list[float]]], args: argparse.Namesp
         ratios = {v: round(baseline / summary[f"{v}_{key}_step_ms"], 2) for v in args.variants}
         for variant, ratio in ratios.items():
             summary[f"{variant}_{key}_speedup"] = ratio
-        best = max(ratios, key=ratios.get)
-        summary[f"best_{key}"] = {"variant": best, "step_ms": summary[f"{best}_{key}_step_ms"],
+        full_precision = [v for v in ratios if v not in REDUCED_PRECISION]
+        for label, candidates in ((f"best_{key}", full_precision), (f"best_any_precision_{key}", ratios)):
+            if candidates:
+                best = max(candidates, key=ratios.get)
+                summary[label] = {"variant": best, "step_ms": summary[f"{best}_{key}_step_ms"],
                                   "speedup": ratios[best]}
     summary["settings"] = {"device": args.device, "threads": args.threads, "rounds": args.rounds,
                            "steps_per_round": args.steps, "mv_steps_per_round": args.mv_steps, "batch": 1,
@@ -165,11 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.variants) - set(known))
     if unknown:
         parser.error(f"unknown variants for {args.device}: {unknown} (known: {', '.join(known)})")
+    unavailable = {v: reason for v in args.variants if (reason := _unavailable(v))}
+    args.variants = [v for v in args.variants if v not in unavailable]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="record-runtimes-") as folder:
         _prepare(Path(folder), args.variants)
         samples = _measure(args, Path(folder))
     summary = _summarize(samples, args, (load_before, os.getloadavg()))
+    summary["unavailable"] = unavailable
     if args.json:
         print(json.dumps(summary))
     else:

@@ -1,6 +1,6 @@
 """``record replay`` and ``record play``: bags through the node's core without DDS, and bags onto DDS.
 
-* ``record replay IN_BAG --out OUT_BAG --model MODEL [--backend onnxruntime|torch] [--input-topic T]
+* ``record replay IN_BAG --out OUT_BAG --model MODEL [--backend onnxruntime|openvino|torch] [--input-topic T]
   [--params-file YAML] [-p NAME:=VALUE ...] [--node-name N] [--storage sqlite3|mcap] [--overwrite] [--json]``:
   the node's :class:`~record.ros.core.DetectorCore`, configured from the node's parameter file (the same
   values the node runs with; default ``launch/record.params.yaml`` of this checkout; ``-p`` overrides as the
@@ -91,7 +91,7 @@ def _replay_parser() -> argparse.ArgumentParser:
     parser.add_argument("in_bag", metavar="IN_BAG", help="input bag (sqlite3 or MCAP)")
     parser.add_argument("--out", required=True, metavar="OUT_BAG", help="output bag (must not exist)")
     parser.add_argument("--model", required=True, help="exported ONNX model or project checkpoint (.pt)")
-    parser.add_argument("--backend", choices=("onnxruntime", "torch"), default="onnxruntime",
+    parser.add_argument("--backend", choices=("onnxruntime", "openvino", "torch"), default="onnxruntime",
                         help="runtime backend (default onnxruntime)")
     parser.add_argument("--params-file", default=str(DEFAULT_PARAMS_FILE),
                         help="the node's ROS 2 parameter file (default: launch/record.params.yaml)")

@@ -3,8 +3,8 @@
 * :func:`record.runtime.export.export_onnx` / ``record export``: the online step as ONNX with explicit state
   and its :class:`DeploymentSpec` embedded;
 * :func:`open_runtime` (also ``StreamingRuntime.open``): a :class:`StreamingRuntime` over the backend
-  ``torch`` (CPU / CUDA, optional CUDA graph), ``onnxruntime`` (CPU, I/O binding) or ``tensorrt`` (NVIDIA
-  GPUs), each imported only when chosen;
+  ``torch`` (CPU / CUDA, optional CUDA graph), ``onnxruntime`` (CPU, I/O binding), ``openvino`` (CPU,
+  the fastest here) or ``tensorrt`` (NVIDIA GPUs), each imported only when chosen;
 * :func:`record.runtime.parity.run_parity` / ``record parity``: closed-loop comparison of backends.
 
 This module imports no backend dependency itself.

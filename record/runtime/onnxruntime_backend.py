@@ -1,9 +1,8 @@
 """ONNX Runtime backend (CPU): the exported step with I/O binding, the state ping-ponging between two buffers.
 
-Every input and output is bound once to a preallocated host buffer: the frames (copied in each step), the
-logits, and two sets A and B of state buffers. Even steps read A and write B, odd steps read B and write A, so
-the state never leaves ONNX Runtime's bound memory and is never copied between frames; resetting a stream
-zeroes its rows in the set the next step reads.
+Every input and output is bound once to a preallocated host buffer (:class:`~record.runtime.buffers.
+PingPongBuffers`): the frames (copied in each step), the logits, and two sets A and B of state buffers, so the
+state never leaves ONNX Runtime's bound memory and is never copied between frames.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ import numpy as np
 import onnxruntime as ort
 
 from record.errors import ConfigError, DataFormatError, describe
-from record.runtime.base import StreamingRuntime, activate_host
-from record.runtime.cache import onnx_for_source
-from record.runtime.spec import DeploymentSpec, TensorSpec, read_spec
+from record.runtime.buffers import HostBoundRuntime, PingPongBuffers
+from record.runtime.spec import read_spec
 
 __all__ = ["OnnxRuntimeRuntime", "session_options"]
 
@@ -48,20 +46,7 @@ def session_options(threads: int | None = None, spinning: bool = True) -> ort.Se
     return options
 
 
-def _check_io(session: ort.InferenceSession, spec: DeploymentSpec, path: str) -> None:
-    """The session's inputs / outputs must be the spec's, in order, with its per-stream shapes."""
-    expected_in = [(t.name, t.shape) for t in spec.frames] + [(f"{t.name}_in", t.shape) for t in spec.states]
-    expected_out = ([(t.name, t.shape) for t in spec.logits]
-                    + [(f"{t.name}_out", t.shape) for t in spec.states])
-    for kind, found_args, expected in (("inputs", session.get_inputs(), expected_in),
-                                       ("outputs", session.get_outputs(), expected_out)):
-        found = [(arg.name, tuple(arg.shape[1:])) for arg in found_args]
-        if found != expected:
-            raise DataFormatError(describe(path, f"graph {kind} do not match its deployment spec",
-                                           found=found, expected=expected))
-
-
-class OnnxRuntimeRuntime(StreamingRuntime):
+class OnnxRuntimeRuntime(HostBoundRuntime):
     """An exported ONNX step on ONNX Runtime's CPU provider.
 
     Args:
@@ -84,54 +69,24 @@ class OnnxRuntimeRuntime(StreamingRuntime):
                                                 providers=["CPUExecutionProvider"])
         except Exception as error:  # noqa: BLE001 - ORT raises its own exception types for invalid graphs
             raise DataFormatError(describe(path, f"ONNX Runtime cannot load the graph ({error})")) from None
-        _check_io(self.session, spec, path)
-
-        def buffers(tensors: tuple[TensorSpec, ...]) -> list[np.ndarray]:
-            return [np.zeros((streams, *t.shape), np.float32) for t in tensors]
-
-        self._frames = buffers(spec.frames)
-        self._logits = buffers(spec.logits)
-        self._states = (buffers(spec.states), buffers(spec.states))  # sets A and B
-        self._bindings = (self._bind(self._states[0], self._states[1]),
-                          self._bind(self._states[1], self._states[0]))
-        self._parity = 0  # the next step reads self._states[self._parity]
-
-    @classmethod
-    def from_source(cls, source: str, *, device: str = "cpu", streams: int = 1, threads: int | None = None,
-                    spinning: bool = True, size: tuple[int, int] | None = None, cache_dir: str | None = None
-                    ) -> OnnxRuntimeRuntime:
-        """Open an ONNX file, or a checkpoint (exported once into ``cache_dir`` first)."""
-        if device != "cpu":
-            raise ConfigError(describe("onnxruntime runtime: device", "this backend runs on the CPU",
-                                       found=device, expected="cpu (use tensorrt or torch for CUDA)"))
-        return cls(onnx_for_source(source, size=size, cache_dir=cache_dir), streams=streams, threads=threads,
-                   spinning=spinning)
+        spec.check_graph_io(path, [(a.name, a.shape) for a in self.session.get_inputs()],
+                            [(a.name, a.shape) for a in self.session.get_outputs()])
+        self._buffers = PingPongBuffers(spec, streams)
+        self._bindings = tuple(self._bind(read, write) for read, write in self._buffers.bindings())
 
     def _bind(self, state_in: list[np.ndarray], state_out: list[np.ndarray]) -> ort.IOBinding:
         binding = self.session.io_binding()
-        for tensor, buffer in zip(self.spec.frames, self._frames):
+        for tensor, buffer in zip(self.spec.frames, self._buffers.frames):
             binding.bind_ortvalue_input(tensor.name, ort.OrtValue.ortvalue_from_numpy(buffer))
-        for tensor, buffer in zip(self.spec.logits, self._logits):
+        for tensor, buffer in zip(self.spec.logits, self._buffers.logits):
             binding.bind_ortvalue_output(tensor.name, ort.OrtValue.ortvalue_from_numpy(buffer))
         for tensor, read, write in zip(self.spec.states, state_in, state_out):
             binding.bind_ortvalue_input(f"{tensor.name}_in", ort.OrtValue.ortvalue_from_numpy(read))
             binding.bind_ortvalue_output(f"{tensor.name}_out", ort.OrtValue.ortvalue_from_numpy(write))
         return binding
 
-    def _step(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        for buffer, frame in zip(self._frames, frames):
-            np.copyto(buffer, frame)
-        self.session.run_with_iobinding(self._bindings[self._parity])
-        self._parity ^= 1
-        return [activate_host(logits, self.spec.activation) for logits in self._logits]
-
-    def _reset(self, stream_ids: np.ndarray | None) -> None:
-        rows = slice(None) if stream_ids is None else stream_ids
-        for buffer in self._states[self._parity]:
-            buffer[rows] = 0.0
-
-    def read_state(self) -> dict[str, np.ndarray]:
-        return {t.name: buffer.copy() for t, buffer in zip(self.spec.states, self._states[self._parity])}
+    def _run(self, parity: int) -> None:
+        self.session.run_with_iobinding(self._bindings[parity])
 
     def _options(self) -> dict[str, Any]:
         return {"providers": self.session.get_providers(), "threads": self._threads,

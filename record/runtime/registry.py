@@ -2,8 +2,8 @@
 
 A backend is a :class:`~record.runtime.base.StreamingRuntime` subclass with a classmethod
 ``from_source(source, *, device, streams, **options)``. The built-in ones live in modules that import their
-heavy dependency (onnxruntime, CUDA, tensorrt) at module level, so naming a backend whose dependency is
-missing fails with one line saying what to install, and choosing another never imports it.
+heavy dependency (onnxruntime, openvino, CUDA, tensorrt) at module level, so naming a backend whose
+dependency is missing fails with one line saying what to install, and choosing another never imports it.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "torch": ("record.runtime.torch_backend:TorchRuntime", "torch (a CUDA build for device=cuda)"),
     "onnxruntime": ("record.runtime.onnxruntime_backend:OnnxRuntimeRuntime",
                     "onnxruntime (pip install onnxruntime)"),
+    "openvino": ("record.runtime.openvino_backend:OpenVINORuntime",
+                 "openvino (pip install 'record-radar[openvino]' or pip install openvino)"),
     "tensorrt": ("record.runtime.tensorrt_backend:TensorRTRuntime",
-                 "TensorRT >= 10 and a CUDA build of torch (on Jetson: JetPack's python3-libnvinfer and "
-                 "NVIDIA's torch wheel; on x86: pip install tensorrt)"),
+                 ("TensorRT >= 10 and a CUDA build of torch (on Jetson: JetPack's python3-libnvinfer and "
+                  "NVIDIA's torch wheel; on x86: pip install tensorrt)")),
 }
 
 
@@ -70,7 +72,7 @@ def open_runtime(source: str | os.PathLike[str], backend: str = "onnxruntime", *
 
     Args:
         source: ONNX file from ``record export``, project checkpoint (``.pt``), or engine (``tensorrt``).
-        backend: ``torch``, ``onnxruntime`` or ``tensorrt`` (:data:`BACKENDS`).
+        backend: ``torch``, ``onnxruntime``, ``openvino`` or ``tensorrt`` (:data:`BACKENDS`).
         device: ``cpu``, ``cuda`` or ``cuda:N`` (what the backend supports).
         streams: independent streams stepped together (batch size), each with its own state.
         **options: backend settings (e.g. ``threads``, ``cuda_graph``, ``size``, ``cache_dir``).

@@ -121,6 +121,23 @@ class DeploymentSpec:
         """Graph outputs in order: logits, then ``<state>_out``."""
         return [t.name for t in self.logits] + [f"{t.name}_out" for t in self.states]
 
+    def check_graph_io(self, where: str, inputs: Sequence[tuple[str, Sequence[Any]]],
+                       outputs: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Check a loaded graph's ``(name, shape with the batch axis)`` inputs and outputs against this spec.
+
+        Raises:
+            DataFormatError: names, order or per-stream shapes differ (``where`` names the file).
+        """
+        expected_in = ([(t.name, t.shape) for t in self.frames]
+                       + [(f"{t.name}_in", t.shape) for t in self.states])
+        expected_out = ([(t.name, t.shape) for t in self.logits]
+                        + [(f"{t.name}_out", t.shape) for t in self.states])
+        for kind, graph, expected in (("inputs", inputs, expected_in), ("outputs", outputs, expected_out)):
+            found = [(name, tuple(shape[1:])) for name, shape in graph]
+            if found != expected:
+                raise DataFormatError(describe(where, f"graph {kind} do not match its deployment spec",
+                                               found=found, expected=expected))
+
     @property
     def multi_view(self) -> bool:
         """True when frames and scores are dicts keyed by view (MV-RECORD)."""

@@ -139,9 +139,9 @@ class DetectorNode(Node):
         backend, threads, cache_dir = (self.params["model.backend"], self.params["model.threads"],
                                        self.params["model.cache_dir"] or None)
         options: dict[str, Any] = {"device": self.params["model.device"], "streams": 1}
-        if backend in ("onnxruntime", "torch") and threads > 0:
+        if backend in ("onnxruntime", "openvino", "torch") and threads > 0:
             options["threads"] = threads
-        if backend in ("onnxruntime", "tensorrt") and cache_dir:
+        if backend in ("onnxruntime", "openvino", "tensorrt") and cache_dir:
             options["cache_dir"] = cache_dir
         return options
 

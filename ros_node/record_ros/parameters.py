@@ -16,7 +16,7 @@ __all__ = ["BACKENDS", "INPUT_KINDS", "PARAMETERS", "ParameterError", "Parameter
            "parameter_names", "read_params_file"]
 
 #: ``model.backend`` choices (record.runtime backends).
-BACKENDS = ("tensorrt", "onnxruntime", "torch")
+BACKENDS = ("tensorrt", "onnxruntime", "openvino", "torch")
 #: ``input.kind`` choices (record.ros.core.INPUT_KINDS).
 INPUT_KINDS = ("adc", "maps")
 
@@ -60,9 +60,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "directory."),
     ParameterSpec("model.backend", "string", "Runtime backend.", choices=BACKENDS),
     ParameterSpec("model.device", "string",
-                  "Device: cpu (onnxruntime, torch) or cuda / cuda:N (tensorrt, torch)."),
+                  "Device: cpu (onnxruntime, openvino, torch) or cuda / cuda:N (tensorrt, torch)."),
     ParameterSpec("model.threads", "integer",
-                  "CPU threads of the onnxruntime / torch backend; 0 = the library's default.",
+                  "CPU threads of the onnxruntime / openvino / torch backend; 0 = the library's default.",
                   bounds=(0, 256)),
     ParameterSpec(
         "model.cache_dir", "string",

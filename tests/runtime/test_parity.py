@@ -8,6 +8,7 @@ float32 rounding step is ~5e-5; see record/runtime/parity.py).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -31,15 +32,21 @@ def trained_exports(trained_rod2021_checkpoint, tmp_path_factory):
                                    fp16=precision == "fp16").path for precision in ("fp32", "fp16")}
 
 
-def _parity(path, steps, seed=0):
-    runtimes = {backend: open_runtime(path, backend, threads=1) for backend in ("torch", "onnxruntime")}
+def _parity(path, steps, seed=0, backend="onnxruntime"):
+    runtimes = {name: open_runtime(path, name, threads=1) for name in ("torch", backend)}
     spec = runtimes["torch"].spec
     return run_parity(runtimes, synthetic_frames(spec, steps, seed=seed), steps).compared[0], spec
 
 
+#: Backends that run the FP32 export on the CPU (OpenVINO where it is installed).
+EXPORT_BACKENDS = ("onnxruntime", pytest.param("openvino", marks=pytest.mark.skipif(
+    importlib.util.find_spec("openvino") is None, reason="openvino is not installed (pip install openvino)")))
+
+
 @pytest.mark.slow
-def test_rod2021_fp32_export_matches_torch_at_every_closed_loop_step(trained_exports):
-    parity, _ = _parity(trained_exports["fp32"], STEPS)
+@pytest.mark.parametrize("backend", EXPORT_BACKENDS)
+def test_rod2021_fp32_export_matches_torch_at_every_closed_loop_step(trained_exports, backend):
+    parity, _ = _parity(trained_exports["fp32"], STEPS, backend=backend)
     assert len(parity.score_max_abs) == STEPS
     assert max(parity.score_max_abs) <= 1e-4, parity.score_max_abs
     assert max(parity.state_max_rel) <= 1e-3, parity.state_max_rel
@@ -47,11 +54,19 @@ def test_rod2021_fp32_export_matches_torch_at_every_closed_loop_step(trained_exp
 
 
 @pytest.mark.slow
-def test_mv_record_fp32_export_matches_torch_at_every_closed_loop_step(random_checkpoint, tmp_path):
-    """Full-size MV-RECORD (random weights: its states stay within a few units) on simulated CARRADA views."""
+@pytest.mark.parametrize("backend", EXPORT_BACKENDS)
+def test_mv_record_fp32_export_matches_torch_at_every_closed_loop_step(random_checkpoint, tmp_path, backend):
+    """Full-size MV-RECORD (random weights: its states reach about 15) on simulated CARRADA views.
+
+    ONNX Runtime keeps the states within 1e-4 absolute. OpenVINO's float32 kernels round differently (its
+    states drift to 3.5e-4 absolute, 2.5e-5 of their magnitude, over 200 steps, fused norms or not), so for
+    it the state bound is relative, as record/runtime/parity.py explains; the scores bound is the same."""
     path = export_onnx(random_checkpoint("mv_record"), tmp_path / "mv.onnx").path
-    parity, _ = _parity(path, STEPS)
-    assert max(parity.score_max_abs) <= 1e-4 and max(parity.state_max_abs) <= 1e-4
+    parity, _ = _parity(path, STEPS, backend=backend)
+    assert max(parity.score_max_abs) <= 1e-4
+    if backend == "onnxruntime":
+        assert max(parity.state_max_abs) <= 1e-4
+    assert max(parity.state_max_rel) <= 1e-4
     assert np.mean(parity.agreement) >= 0.9999  # argmax ties of an untrained model's near-uniform softmax
 
 

@@ -19,7 +19,19 @@ from record.runtime import BackendUnavailable, StreamingRuntime, backend_class, 
 from record.runtime.registry import BACKENDS
 from record.runtime.spec import SPEC_KEY, build_spec
 
-CPU_BACKENDS = ("torch", "onnxruntime")
+
+def _installed(backend: str):
+    """``backend`` as a test parameter, skipped where its dependency is not installed."""
+    try:
+        backend_class(backend)
+    except BackendUnavailable as error:
+        return pytest.param(backend, marks=pytest.mark.skip(reason=str(error)))
+    return backend
+
+
+CPU_BACKENDS = ("torch", "onnxruntime", _installed("openvino"))
+#: Backends that run the exported graph on host buffers bound once.
+BOUND_BACKENDS = ("onnxruntime", _installed("openvino"))
 
 
 def _frames(spec, streams, rng):
@@ -95,14 +107,15 @@ def test_multi_view_frames_must_name_every_view(small_export):
         runtime.reset([1])
 
 
-def test_onnxruntime_keeps_the_state_in_its_two_bound_buffer_sets(small_export):
+@pytest.mark.parametrize("backend", BOUND_BACKENDS)
+def test_state_stays_in_two_bound_buffer_sets(backend, small_export):
     """The state ping-pongs between two preallocated sets: no buffer is replaced between frames."""
-    runtime = open_runtime(small_export("record_rod2021").path, "onnxruntime", threads=1)
-    addresses = {a.ctypes.data for pair in runtime._states for a in pair}
+    runtime = open_runtime(small_export("record_rod2021").path, backend, threads=1)
+    addresses = {a.ctypes.data for pair in runtime._buffers.states for a in pair}
     rng = np.random.default_rng(1)
     for _ in range(3):
         runtime.step(_frames(runtime.spec, 1, rng))
-        assert {a.ctypes.data for pair in runtime._states for a in pair} == addresses
+        assert {a.ctypes.data for pair in runtime._buffers.states for a in pair} == addresses
     rng = np.random.default_rng(1)
     reference = open_runtime(small_export("record_rod2021").path, "torch", threads=1)
     for _ in range(3):
@@ -114,8 +127,9 @@ def test_onnxruntime_keeps_the_state_in_its_two_bound_buffer_sets(small_export):
     assert not any(v.any() for v in runtime.read_state().values())
 
 
+@pytest.mark.parametrize("backend", BOUND_BACKENDS)
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "no_spec", "other_model", "other_size"])
-def test_damaged_or_mismatched_models_are_refused_naming_the_file(damage, small_export, tmp_path):
+def test_damaged_or_mismatched_models_are_refused_naming_the_file(damage, backend, small_export, tmp_path):
     source = small_export("record_rod2021").path
     path = tmp_path / "model.onnx"
     if damage == "truncated":
@@ -135,7 +149,7 @@ def test_damaged_or_mismatched_models_are_refused_naming_the_file(damage, small_
                "no_spec": "holds no RECORD deployment spec", "other_model": "graph inputs do not match",
                "other_size": "graph inputs do not match"}[damage]
     with pytest.raises(DataFormatError, match=rf"{path}: {message}"):
-        open_runtime(path, "onnxruntime")
+        open_runtime(path, backend)
 
 
 def test_torch_backend_opens_the_checkpoint_an_export_names_and_refuses_a_changed_one(small_export, tmp_path):
@@ -174,8 +188,12 @@ def test_backend_choice_errors():
     with pytest.raises(ConfigError, match="CUDA graphs need a CUDA device"):
         backend_class("torch")(create_model("record_nolstm_single"),
                                build_spec(create_model("record_nolstm_single")), cuda_graph=True)
+
+
+@pytest.mark.parametrize("backend", BOUND_BACKENDS)
+def test_cpu_only_backends_refuse_a_cuda_device(backend):
     with pytest.raises(ConfigError, match="this backend runs on the CPU"):
-        backend_class("onnxruntime").from_source("x.onnx", device="cuda")
+        backend_class(backend).from_source("x.onnx", device="cuda")
 
 
 def test_a_backend_with_a_missing_dependency_says_what_to_install(monkeypatch):
@@ -188,7 +206,8 @@ def test_a_backend_with_a_missing_dependency_says_what_to_install(monkeypatch):
 
 def test_importing_the_runtime_interface_imports_no_backend():
     code = ("import sys, record.runtime, record.runtime.spec; "
-            "print(sorted(m for m in ('onnxruntime', 'tensorrt', 'torch', 'onnx') if m in sys.modules))")
+            "print(sorted(m for m in ('onnxruntime', 'openvino', 'tensorrt', 'torch', 'onnx') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
 

@@ -1,0 +1,46 @@
+"""The OpenVINO backend's own settings: precision, threads, the fused graph it compiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from record.errors import ConfigError
+from record.runtime import open_runtime
+
+ov = pytest.importorskip("openvino", reason="openvino is not installed (pip install openvino)")
+
+
+def _has_bf16() -> bool:
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def test_fp32_is_float32_arithmetic_with_every_group_norm_fused(small_export):
+    """OpenVINO's CPU default on bfloat16-capable CPUs is bfloat16: the backend must ask for float32."""
+    export = small_export("record_rod2021")
+    runtime = open_runtime(export.path, "openvino", threads=1)
+    options = runtime.info.options
+    assert options["precision"] == "fp32" and "float32" in options["inference_precision"]
+    assert options["group_norms_fused"] > 0 and options["threads"] == 1
+    frame = np.random.default_rng(0).random((1, 8, 32, 32), dtype=np.float32)
+    reference = open_runtime(export.path, "onnxruntime", threads=1)
+    np.testing.assert_allclose(runtime.step(frame), reference.step(frame), atol=1e-5, rtol=0)
+
+
+@pytest.mark.skipif(not _has_bf16(), reason="this CPU has no bfloat16 units")
+def test_bf16_runs_reduced_precision_close_to_fp32(small_export):
+    path = small_export("record_rod2021").path
+    fp32 = open_runtime(path, "openvino", threads=1)
+    bf16 = open_runtime(path, "openvino", threads=1, precision="bf16")
+    assert "bfloat16" in bf16.info.options["inference_precision"]
+    frame = np.random.default_rng(0).random((1, 8, 32, 32), dtype=np.float32) * 5
+    exact, reduced = fp32.step(frame), bf16.step(frame)
+    difference = np.abs(exact - reduced).max()
+    assert 0 < difference < 0.05  # bfloat16 keeps 8 bits of mantissa: visibly different, still close
+
+
+@pytest.mark.parametrize("option, value, message", [("precision", "int4", "unknown precision"),
+                                                     ("threads", 0, "must be positive")])
+def test_bad_settings_are_refused_by_name(small_export, option, value, message):
+    with pytest.raises(ConfigError, match=rf"openvino runtime: {option}: {message}"):
+        open_runtime(small_export("record_rod2021").path, "openvino", **{option: value})
