@@ -4,6 +4,7 @@ scoring of bags (``record score rod2021 --bag``), all without DDS."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -264,3 +265,21 @@ def test_trained_model_detects_the_simulated_road_users(tmp_path: Path, trained_
     assert tables["replayed"].frames_with_detections == 60
     assert len(tables["replayed"].truth) > 30 and len(tables["replayed"].detections) > 30
     assert score.ap > 0.02 and score.ar > 0.02, score.to_dict()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="openvino is not installed")
+def test_replay_on_openvino_gives_the_detections_of_onnxruntime(tmp_path: Path, kept_bag: Path,
+                                                                trained_rod2021_onnx: Path) -> None:
+    """The node's core on the OpenVINO backend: the same detections as on ONNX Runtime, frame by frame."""
+    tables = {}
+    for backend in ("onnxruntime", "openvino"):
+        out = tmp_path / backend
+        assert record_main(["replay", str(kept_bag), "--out", str(out), "--model", str(trained_rod2021_onnx),
+                            "--backend", backend, "-p", "postprocess.peak_threshold:=0.1"]) == 0
+        _, per_bag = score_bags([out], TOPICS["detections"])
+        tables[backend] = per_bag[backend].detections
+    reference, found = tables["onnxruntime"], tables["openvino"]
+    assert len(reference) > 0 and len(found) == len(reference)
+    for column in ("frame", "class_id"):
+        assert np.array_equal(getattr(found, column), getattr(reference, column))
+    np.testing.assert_allclose(found.score, reference.score, atol=1e-4)
