@@ -138,12 +138,14 @@ def test_core_soak_10000_frames(small_ra_onnx: Path) -> None:
     assert last <= (1 + MAX_P99_DRIFT) * first, report
 
 
-def _probe(ros_ns, frames_file: Path, frames: int, warmup: int, node_pid: int) -> tuple[dict, dict[int, int]]:
-    """Publish ``warmup + frames`` maps to the node at NODE_RATE_HZ; (the probe's report, node RSS by frames
-    sent)."""
+def _probe(ros_ns, frames_file: Path, frames: int, warmup: int, node_pid: int, name: str = "record_detector"
+           ) -> tuple[dict, dict[int, int]]:
+    """Publish ``warmup + frames`` maps to node ``name`` at NODE_RATE_HZ; (the probe's report, node RSS by
+    frames sent)."""
     probe = ros_ns.popen([sys.executable, "-m", "record.ros.probe", "latency", str(frames_file), "--topic",
-                          "/radar/maps", "--encoding", "32FC1", "--frames", str(frames), "--warmup",
-                          str(warmup), "--rate", str(NODE_RATE_HZ), "--progress", "100"])
+                          f"/radar/{name}/maps", "--detections", f"/{name}/detections", "--encoding", "32FC1",
+                          "--frames", str(frames), "--warmup", str(warmup), "--rate", str(NODE_RATE_HZ),
+                          "--progress", "100"])
     samples: dict[int, int] = {}
     lines: list[str] = []
 
@@ -161,18 +163,40 @@ def _probe(ros_ns, frames_file: Path, frames: int, warmup: int, node_pid: int) -
     return json.loads(lines[-1]), samples
 
 
-def test_node_soak_2000_frames(ros_ns, tmp_path: Path, small_ra_onnx: Path) -> None:
-    """2,000 frames at 30 Hz (the ROD2021 sensor rate) through ``record_detector``. The node's latency is wall
-    clock on a shared machine, so a p99 over the drift limit is confirmed once: 1,000 more frames are sent and
-    their p99 must exceed the limit too (a drift persists; another process's burst of load does not)."""
+def _start_node(ros_ns, model: Path, name: str):
     from record.ros.commands import DEFAULT_PARAMS_FILE
 
+    return ros_ns.popen([str(Path(sys.executable).with_name("record_detector")), "--ros-args",
+                         "--params-file", str(DEFAULT_PARAMS_FILE), "-p", f"model.path:={model}",
+                         "-p", "input.kind:=maps", "-p", "model.threads:=1", "-p", "input.max_age_s:=0.0",
+                         "-p", f"input.topic:=/radar/{name}/maps", "-r", f"__node:={name}"])
+
+
+def _against_fresh_node(ros_ns, frames_file: Path, model: Path, soaked_pid: int) -> tuple[float, float]:
+    """(p99 of a fresh, warmed-up node, p99 of the soaked node) over WINDOW frames each, sent in alternating
+    chunks of 200 so that the machine's load hits both alike."""
+    control = _start_node(ros_ns, model, "record_detector_control")
+    try:
+        _probe(ros_ns, frames_file, 10, NODE_WARMUP, control.pid, "record_detector_control")
+        latencies: dict[str, list[float]] = {"record_detector_control": [], "record_detector": []}
+        for _ in range(WINDOW // 200):
+            for name, pid in (("record_detector", soaked_pid), ("record_detector_control", control.pid)):
+                report, _ = _probe(ros_ns, frames_file, 200, 0, pid, name)
+                latencies[name] += [v for v in report["latencies_ms"] if v is not None]
+    finally:
+        ros_ns.stop(control, timeout=10.0)
+    return tuple(float(np.percentile(v, 99)) for v in latencies.values())  # type: ignore[return-value]
+
+
+def test_node_soak_2000_frames(ros_ns, tmp_path: Path, small_ra_onnx: Path) -> None:
+    """2,000 frames at 30 Hz (the ROD2021 sensor rate) through ``record_detector``. The node's latency is wall
+    clock on a shared machine whose speed moves with the host's load for minutes at a time, so a p99 over the
+    drift limit is confirmed against a fresh node: a fresh, warmed-up node and the soaked one take 1,000 more
+    frames each in alternating chunks, and the soaked node's p99 must exceed the fresh one's by the limit too
+    (a drift is the soaked node's own; the machine's load hits both)."""
     frames_file = tmp_path / "maps.npy"
     np.save(frames_file, _maps(16, (32, 32)))
-    node = ros_ns.popen([str(Path(sys.executable).with_name("record_detector")), "--ros-args",
-                         "--params-file", str(DEFAULT_PARAMS_FILE), "-p", f"model.path:={small_ra_onnx}",
-                         "-p", "input.kind:=maps", "-p", "model.threads:=1", "-p", "input.max_age_s:=0.0",
-                         "-r", "~/input/radar:=/radar/maps"])
+    node = _start_node(ros_ns, small_ra_onnx, "record_detector")
     result, samples = _probe(ros_ns, frames_file, NODE_FRAMES, NODE_WARMUP, node.pid)
     latencies = np.asarray([v for v in result["latencies_ms"] if v is not None])
     rss_after_warmup, rss_end = samples[NODE_WARMUP], samples[NODE_WARMUP + NODE_FRAMES]
@@ -182,9 +206,8 @@ def test_node_soak_2000_frames(ros_ns, tmp_path: Path, small_ra_onnx: Path) -> N
               rss_end / 2**20], "rss_growth": growth, "latency_p99_ms": [first, last],
               "median_ms": result["median_ms"], "isolated": ros_ns.isolated}
     if last > (1 + MAX_P99_DRIFT) * first:
-        again, _ = _probe(ros_ns, frames_file, WINDOW, 0, node.pid)
-        confirm = [v for v in again["latencies_ms"] if v is not None]
-        report["latency_p99_ms_confirmation"] = last = float(np.percentile(confirm, 99))
+        first, last = _against_fresh_node(ros_ns, frames_file, small_ra_onnx, node.pid)
+        report["latency_p99_ms_fresh_vs_soaked"] = [first, last]
     print("node soak:", json.dumps(report))
     assert ros_ns.stop(node, timeout=10.0) == 0, node.stderr.read()[-3000:]
     assert result["received"] >= 0.9 * NODE_FRAMES, report  # keep-last-1: a few may be overtaken under load
