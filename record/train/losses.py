@@ -36,9 +36,15 @@ _DICE_TARGET_EPS = 1e-6
 _DICE_SMOOTH = 1.0
 
 
-def confmap_bce(logits: Tensor, target: Tensor) -> Tensor:
-    """Mean BCE of ``sigmoid(logits)`` against confidence maps; both ``[B, K, H, W]``, target in [0, 1]."""
-    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+def confmap_bce(logits: Tensor, target: Tensor, object_weight: float = 0.0) -> Tensor:
+    """Mean BCE of ``sigmoid(logits)`` against confidence maps; both ``[B, K, H, W]``, target in [0, 1].
+
+    ``object_weight`` > 0 weights each pixel's term by ``1 + object_weight * target``, so the few pixels on
+    objects count more against the background (0: the published, unweighted mean).
+    """
+    logits, target = logits.float(), target.float()
+    weight = 1.0 + object_weight * target if object_weight else None
+    return F.binary_cross_entropy_with_logits(logits, target, weight=weight)
 
 
 def confmap_focal(logits: Tensor, target: Tensor, alpha: float = 2.0, beta: float = 4.0) -> Tensor:

@@ -124,14 +124,19 @@ def _views(model_section: ModelSection, model: StreamingModel) -> tuple[tuple[st
 
 def confmap_loss(loss: LossConfig) -> Callable[[Tensor, Tensor], Tensor]:
     """The ROD2021 confidence-map loss ``loss.heatmap`` names, ``(logits, target) -> scalar``; raises
-    ConfigError for an unknown name or focal exponents out of range (``alpha > 0``, ``beta >= 0``)."""
+    ConfigError for an unknown name, focal exponents out of range (``alpha > 0``, ``beta >= 0``) or a negative
+    ``loss.bce_object_weight``."""
     if loss.heatmap not in HEATMAP_LOSSES:
         raise ConfigError(describe("loss.heatmap", "unknown confidence-map loss", found=repr(loss.heatmap),
                                    expected=HEATMAP_LOSSES))
     if loss.focal_alpha <= 0 or loss.focal_beta < 0:
         raise ConfigError(describe("loss.focal_alpha / loss.focal_beta", "need alpha > 0 and beta >= 0",
                                    found=f"{loss.focal_alpha}, {loss.focal_beta}"))
+    if loss.bce_object_weight < 0:
+        raise ConfigError(describe("loss.bce_object_weight", "must be >= 0", found=loss.bce_object_weight))
     if loss.heatmap == "bce":
+        if loss.bce_object_weight:
+            return partial(confmap_bce, object_weight=loss.bce_object_weight)
         return confmap_bce
     return partial(confmap_focal, alpha=loss.focal_alpha, beta=loss.focal_beta)
 

@@ -25,6 +25,28 @@ def test_confmap_bce_is_the_published_bce_on_sigmoid_outputs() -> None:
     assert float(confmap_bce(logits, target)) == pytest.approx(float(expected), rel=1e-6)
 
 
+def test_confmap_bce_object_weight_by_hand() -> None:
+    # logits 0, ln 3 give p = 1/2, 3/4; targets 1 (object) and 0 (background): weights 1 + w and 1
+    logits, target = _maps(0.0, LN3), _maps(1.0, 0.0)
+    for weight in (0.0, 3.0):
+        expected = ((1 + weight) * -math.log(0.5) + -math.log(0.25)) / 2
+        assert float(confmap_bce(logits, target, object_weight=weight)) == pytest.approx(expected, rel=1e-6)
+    generator = torch.Generator().manual_seed(1)
+    logits, target = torch.randn(2, 3, 8, 8, generator=generator), torch.rand(2, 3, 8, 8, generator=generator)
+    assert float(confmap_bce(logits, target, object_weight=0.0)) == float(confmap_bce(logits, target))
+
+
+def test_confmap_loss_option_and_its_range() -> None:
+    from record.train.tasks import confmap_loss
+
+    logits, target = _maps(0.0, LN3), _maps(1.0, 0.0)
+    weighted = confmap_loss(LossConfig(bce_object_weight=3.0))(logits, target)
+    assert float(weighted) == pytest.approx(float(confmap_bce(logits, target, object_weight=3.0)))
+    assert confmap_loss(LossConfig()) is confmap_bce  # the published loss by default
+    with pytest.raises(ConfigError, match=r"loss.bce_object_weight: must be >= 0 \(found -1.0\)"):
+        confmap_loss(LossConfig(bce_object_weight=-1.0))
+
+
 def _maps(*values: float) -> torch.Tensor:
     """``[1, 1, 1, N]`` maps holding ``values``."""
     return torch.tensor(values).reshape(1, 1, 1, -1)
