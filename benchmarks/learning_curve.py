@@ -222,7 +222,9 @@ def fitted_steps(budget_s: float, setup_s: float, step_s: float) -> int:
 # ------------------------------------------------------------ reference loss
 def constant_loss(config: DictConfig) -> float:
     """Mean per-frame training loss (the run's loss) of the best constant prediction over every training
-    frame: each class scored at its mean training target (clipped to [1e-9, 1 - 1e-9])."""
+    frame: each class scored at its mean training target, weighted as the loss weights pixels
+    (``loss.bce_object_weight`` a: ``E[(1 + a t) t] / E[1 + a t]``, the minimiser of the weighted BCE), clipped
+    to [1e-9, 1 - 1e-9]."""
     run = typed(config, TrainRunConfig)
     model = create_model(run.model.name, **run.model.options)
     task = make_task(run.dataset.layout, run.model, model, run.loss)
@@ -235,8 +237,10 @@ def constant_loss(config: DictConfig) -> float:
             for frame in range(layout.n_frames(sequence)):
                 yield torch.from_numpy(confidence_maps(table.select(rows.get(frame, np.zeros(0, np.int64)))))
 
-    sums = [maps.double().mean(dim=(1, 2)) for maps in training_maps()]
-    mean = torch.stack(sums).mean(dim=0).clamp(1e-9, 1 - 1e-9)
+    weight = run.loss.bce_object_weight if run.loss.heatmap == "bce" else 0.0
+    moments = torch.stack([torch.stack([maps.double().mean(dim=(1, 2)), maps.double().pow(2).mean(dim=(1, 2))])
+                           for maps in training_maps()]).mean(dim=0)  # [2, K]: E[t], E[t^2]
+    mean = ((moments[0] + weight * moments[1]) / (1 + weight * moments[0])).clamp(1e-9, 1 - 1e-9)
     with torch.no_grad():
         losses = [float(task.frame_loss({CONFMAP: torch.logit(mean).float()[None, :, None, None].expand(
             1, -1, *maps.shape[1:])}, {CONFMAP: maps[None]})) for maps in training_maps()]

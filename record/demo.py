@@ -5,7 +5,8 @@ cores.
    simulator pictures with ground truth: ROD2021 range-azimuth maps and CARRADA-style RD / RA / AD views.
 2. Train RECORD online for a few minutes (:data:`DEMO_TRAINING`): whole maps, loss on every frame, the
    recurrent state carried across 4 consecutive 16-frame clips (truncated BPTT, so the state learns to run on
-   long streams), output layer initialised to a 1 % prior, learning rate decayed to 0 along a cosine.
+   long streams), output layer initialised to a 1 % prior, object pixels weighted 4x in the BCE
+   (``loss.bce_object_weight=3``), learning rate 6e-3 decayed to 0 along a cosine.
 3. Evaluate it online on the validation sequences (state reset per sequence): ROD2021 post-processing,
    AP / AR, precision-recall curves, per-sequence strips and GIFs.
 
@@ -38,8 +39,8 @@ __all__ = ["DEMO_TRAINING", "main", "simulator_pictures"]
 #: Training settings of the demo (``record train`` overrides; ``train.max_steps`` comes from ``--steps``).
 DEMO_TRAINING = (
     "model=record_rod2021", "mode=online", "train.window=16", "train.stride=8", "train.tbptt_clips=4",
-    "train.batch_size=1", "train.lr=3e-3", "train.lr_schedule=cosine", "train.output_prior=0.01",
-    "train.val_every_epochs=0", "train.workers=1",
+    "train.batch_size=1", "train.lr=6e-3", "train.lr_schedule=cosine", "train.output_prior=0.01",
+    "loss.bce_object_weight=3.0", "train.val_every_epochs=0", "train.workers=1",
 )
 _ROD2021_PICTURES = 3
 _CARRADA_FRAMES = 2

@@ -82,18 +82,22 @@ def test_a_variant_that_does_not_compose_stops_the_tool_before_any_work(tool: Mo
     assert not any(tmp_path.iterdir())
 
 
-def _entropy_loss(root: Path) -> float:
-    """Mean BCE of the best constant prediction: the mean over classes of the binary entropy of the class's
-    mean training target (0 for a class without objects)."""
+def _entropy_loss(root: Path, weight: float) -> float:
+    """Mean BCE, each pixel weighted 1 + ``weight`` x target, of the best constant prediction: per class
+    ``p = E[w t] / E[w]``, loss ``-E[w t] log p - E[w (1 - t)] log(1 - p)`` (0 for a class without objects),
+    averaged over classes."""
     layout = Rod2021Layout(root)
-    means = []
+    pixels = []
     for sequence in layout.sequences("train"):
         table, rows = layout.annotations(sequence), frames_index(layout.annotations(sequence))
         for frame in range(layout.n_frames(sequence)):
             maps = confidence_maps(table.select(rows.get(frame, np.zeros(0, np.int64))))
-            means.append(maps.astype(np.float64).mean(axis=(1, 2)))
-    mean = np.mean(means, axis=0)
-    return float(np.mean(-(mean * np.log(np.maximum(mean, 1e-300)) + (1 - mean) * np.log1p(-mean))))
+            pixels.append(maps.astype(np.float64).reshape(len(maps), -1))
+    target = np.concatenate(pixels, axis=1)  # [K, pixels]
+    w = 1.0 + weight * target
+    positive, negative = (w * target).mean(axis=1), (w * (1 - target)).mean(axis=1)
+    p = positive / (positive + negative)
+    return float(np.mean(-(positive * np.log(np.maximum(p, 1e-300)) + negative * np.log1p(-p))))
 
 
 @pytest.mark.slow
@@ -117,7 +121,8 @@ def test_learning_curve_prints_one_json_object_with_a_point_per_mark(tmp_path: P
     assert budgeted["max_steps_from"] == "warm-up" and budgeted["warmup"]["cpu_s_per_step"] > 0
     assert budgeted["max_steps"] == max(1, math.floor(
         (60 * 0.03 - budgeted["warmup"]["setup_cpu_s"]) / budgeted["warmup"]["cpu_s_per_step"]))
-    reference = _entropy_loss(Path(report["dataset"]["root"]))
+    weight = next(float(o.split("=")[1]) for o in DEMO_TRAINING if o.startswith("loss.bce_object_weight="))
+    reference = _entropy_loss(Path(report["dataset"]["root"]), weight)
     for name, result in report["variants"].items():
         points = result["points"]
         # every step takes longer than a mark apart: a point after each step
