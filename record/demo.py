@@ -4,7 +4,7 @@ cores.
 1. Simulate a ROD2021-layout dataset (simulator + signal chain; reused when already there) and draw a few
    simulator pictures with ground truth: ROD2021 range-azimuth maps and CARRADA-style RD / RA / AD views.
 2. Train RECORD online for a few minutes (:data:`DEMO_TRAINING`): whole maps, loss on every frame, the
-   recurrent state carried across 4 consecutive 16-frame clips (truncated BPTT, so the state learns to run on
+   recurrent state carried across 4 consecutive 8-frame clips (truncated BPTT, so the state learns to run on
    long streams), output layer initialised to a 1 % prior, object pixels weighted 4x in the BCE
    (``loss.bce_object_weight=3``), learning rate 6e-3 decayed to 0 along a cosine.
 3. Evaluate it online on the validation sequences (state reset per sequence): ROD2021 post-processing,
@@ -38,7 +38,7 @@ __all__ = ["DEMO_TRAINING", "main", "simulator_pictures"]
 
 #: Training settings of the demo (``record train`` overrides; ``train.max_steps`` comes from ``--steps``).
 DEMO_TRAINING = (
-    "model=record_rod2021", "mode=online", "train.window=16", "train.stride=8", "train.tbptt_clips=4",
+    "model=record_rod2021", "mode=online", "train.window=8", "train.stride=4", "train.tbptt_clips=4",
     "train.batch_size=1", "train.lr=6e-3", "train.lr_schedule=cosine", "train.output_prior=0.01",
     "loss.bce_object_weight=3.0", "train.val_every_epochs=0", "train.workers=1",
 )
@@ -51,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
     parser.add_argument("--data",
                         help="synthetic dataset folder, simulated when missing (default OUT/dataset)")
-    parser.add_argument("--steps", type=int, default=200,
-                        help="training budget in optimiser steps (default 200: ~5 minutes on 2 CPU cores)")
+    parser.add_argument("--steps", type=int, default=400,
+                        help="training budget in optimiser steps (default 400 clips of 8 frames: ~5 minutes "
+                             "on 2 CPU cores)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     parser.add_argument("--train-frames", type=int, default=480, help="frames per training sequence")
