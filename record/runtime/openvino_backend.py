@@ -13,7 +13,12 @@ so it is set explicitly); ``bf16`` lets those units run convolutions in bfloat16
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +34,7 @@ from record.runtime.buffers import HostBoundRuntime, PingPongBuffers
 from record.runtime.onnx_graph import fuse_group_norms
 from record.runtime.spec import DeploymentSpec, read_spec
 
-__all__ = ["PRECISIONS", "OpenVINORuntime", "compile_options"]
+__all__ = ["PRECISIONS", "OpenVINORuntime", "compile_options", "cpu_capabilities"]
 
 #: Inference precisions this backend offers, with OpenVINO's element type for each.
 PRECISIONS = {"fp32": ov.Type.f32, "bf16": ov.Type.bf16}
@@ -57,6 +62,53 @@ def compile_options(threads: int | None, precision: str) -> dict[str, Any]:
             raise ConfigError(describe("openvino runtime: threads", "must be positive", found=threads))
         options[ov_props.inference_num_threads] = threads
     return options
+
+
+class _SignalStack(ctypes.Structure):
+    """``stack_t`` of Linux's ``<signal.h>``: a thread's alternate signal stack."""
+
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+
+_SS_DISABLE = 2
+
+
+@contextlib.contextmanager
+def _signal_stack_kept() -> Iterator[None]:
+    """Give the calling thread back the alternate signal stack it had on entry.
+
+    OpenVINO's CPU plugin (2026.4) gives the thread that creates it an alternate signal stack and, when its
+    Core is destroyed, restores the one it found. Two Cores destroyed in creation order (not the reverse) leave
+    the thread on the first Core's unmapped stack, and the next Python signal handler (Python installs them
+    to run on the alternate stack: a DataLoader's SIGCHLD, a node's SIGINT) kills the process with SIGSEGV.
+    Putting the thread's stack back at once leaves every Core only the original stack to restore.
+    """
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    saved = _SignalStack()
+    known = libc.sigaltstack(None, ctypes.byref(saved)) == 0
+    try:
+        yield
+    finally:
+        if known:
+            saved.ss_flags &= _SS_DISABLE
+            libc.sigaltstack(ctypes.byref(saved), None)
+
+
+@functools.cache
+def _core() -> ov.Core:
+    """The process's one OpenVINO Core (its CPU plugin is created once, on first use)."""
+    with _signal_stack_kept():
+        core = ov.Core()
+        core.get_property("CPU", ov_props.device.capabilities)
+    return core
+
+
+def cpu_capabilities() -> list[str]:
+    """What OpenVINO's CPU plugin finds this CPU can do (``FP32``, ``BF16``, ``INT8``, ...)."""
+    return list(_core().get_property("CPU", ov_props.device.capabilities))
 
 
 def _read_model(core: ov.Core, path: str) -> tuple[ov.Model, int]:
@@ -102,11 +154,12 @@ class OpenVINORuntime(HostBoundRuntime):
         spec = read_spec(path)
         super().__init__(spec, streams, path, "cpu")
         options = compile_options(threads, precision)
-        core = ov.Core()
+        core = _core()
         model, self._fused_norms = _read_model(core, path)
         _check_ports(model, spec, path)
         model.reshape({port: [streams, *_port_shape(port)[1:]] for port in model.inputs})
-        self._compiled = core.compile_model(model, "CPU", options)
+        with _signal_stack_kept():
+            self._compiled = core.compile_model(model, "CPU", options)
         self._threads, self._precision = threads, precision
         self._buffers = PingPongBuffers(spec, streams)
         self._requests = tuple(self._request(read, write) for read, write in self._buffers.bindings())

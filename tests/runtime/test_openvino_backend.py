@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -12,7 +17,18 @@ ov = pytest.importorskip("openvino", reason="openvino is not installed (pip inst
 
 
 def _has_bf16() -> bool:
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    from record.runtime.openvino_backend import cpu_capabilities
+
+    return "BF16" in cpu_capabilities()
+
+
+def _signal_stack() -> tuple[int | None, int, int]:
+    """The calling thread's alternate signal stack: (address, flags, size)."""
+    from record.runtime.openvino_backend import _SignalStack
+
+    stack = _SignalStack()
+    assert ctypes.CDLL(None).sigaltstack(None, ctypes.byref(stack)) == 0
+    return stack.ss_sp, stack.ss_flags, stack.ss_size
 
 
 def test_fp32_is_float32_arithmetic_with_every_group_norm_fused(small_export):
@@ -44,3 +60,32 @@ def test_bf16_runs_reduced_precision_close_to_fp32(small_export):
 def test_bad_settings_are_refused_by_name(small_export, option, value, message):
     with pytest.raises(ConfigError, match=rf"openvino runtime: {option}: {message}"):
         open_runtime(small_export("record_rod2021").path, "openvino", **{option: value})
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="alternate signal stacks are checked on Linux")
+def test_opening_a_runtime_leaves_the_threads_signal_stack_alone(small_export):
+    """OpenVINO's CPU plugin swaps the thread's alternate signal stack for its own; the backend puts it back."""
+    before = _signal_stack()
+    runtime = open_runtime(small_export("record_rod2021").path, "openvino", threads=1)
+    assert _signal_stack() == before
+    del runtime
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="alternate signal stacks are checked on Linux")
+def test_python_signal_handlers_still_run_after_runtimes_are_freed_in_creation_order(small_export):
+    """The crash seen in CI: runtimes freed first-in first-out, then a DataLoader's SIGCHLD handler: SIGSEGV."""
+    program = textwrap.dedent(f"""
+        import gc, os, signal
+        from record.runtime import open_runtime
+        first = open_runtime({str(small_export("record_rod2021").path)!r}, "openvino", threads=1)
+        second = open_runtime({str(small_export("record_rod2021").path)!r}, "openvino", threads=1)
+        del first; gc.collect()
+        del second; gc.collect()
+        handled = []
+        signal.signal(signal.SIGUSR1, lambda *_: handled.append(True))
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print("handled" if handled else "not handled")
+    """)
+    result = subprocess.run([sys.executable, "-c", program], check=False, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "handled", result
