@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,7 @@ def play_main(argv: list[str]) -> int:
     from record.ros.play import PlayOptions, play_bag
 
     args = _play_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="record play: %(message)s", stream=sys.stderr)
     options = PlayOptions(
         rate=args.rate, fast=args.fast, min_gap_s=args.min_gap, topics=tuple(args.topics or ()) or None,
         loop=args.loop, clock=args.clock is not None, clock_hz=args.clock or 40.0,

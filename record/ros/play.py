@@ -20,6 +20,7 @@ Run it, like every DDS process here, with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALH
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import signal
 import struct
@@ -33,6 +34,8 @@ from record.errors import ConfigError, describe
 from record.ros.bags import BagMessage, BagReader, message_class, stamp_ns, topic_qos
 
 __all__ = ["PlayOptions", "PlayResult", "play_bag"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def play_bag(path: str | os.PathLike[str], options: PlayOptions | None = None, *
                        for info in infos}
             rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
             node = rclpy.create_node(options.node_name)
+            _log.info("node %s up (ROS_DOMAIN_ID=%s)", options.node_name, os.environ.get("ROS_DOMAIN_ID", "0"))
             try:
                 publishers = {info.name: node.create_publisher(classes[info.name], info.name,
                                                                _qos(info.msgtype))
@@ -153,6 +157,7 @@ def play_bag(path: str | os.PathLike[str], options: PlayOptions | None = None, *
                 lockstep = _Lockstep(node, options) if options.lockstep else None
                 _wait_for_subscribers(publishers, options.wait_for_subscribers_s, flag, bag.name)
                 flag.sleep_until(time.monotonic() + options.delay_s)
+                _log.info("playing %s", ", ".join(names))
                 while not flag.event.is_set():
                     _play_once(bag, names, publishers, clock, lockstep, options, flag, result)
                     if flag.event.is_set() or not options.loop:
@@ -160,10 +165,13 @@ def play_bag(path: str | os.PathLike[str], options: PlayOptions | None = None, *
                     result.loops += 1
                 if not flag.event.is_set():
                     result.loops += 1
+                _log.info("played; waiting for the reliable topics' subscribers to acknowledge")
                 _wait_for_acks(publishers)
             finally:
+                _log.info("shutting down")
                 node.destroy_node()
                 rclpy.try_shutdown()
+                _log.info("shut down")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -241,6 +249,7 @@ def _wait_for_acks(publishers: dict[str, Any], timeout_s: float = 2.0) -> None:
 def _wait_for_subscribers(publishers: dict[str, Any], timeout_s: float, flag: _Stop, bag: str) -> None:
     if timeout_s <= 0:
         return
+    _log.info("waiting up to %g s for a subscriber on each topic", timeout_s)
     deadline = time.monotonic() + timeout_s
     while not flag.event.is_set():
         waiting = [topic for topic, pub in publishers.items() if pub.get_subscription_count() == 0]
