@@ -99,7 +99,7 @@ def _signal_stack_kept() -> Iterator[None]:
 
 @functools.cache
 def _core() -> ov.Core:
-    """The process's one OpenVINO Core (its CPU plugin is created once, on first use)."""
+    """The process's one OpenVINO Core, its CPU plugin created here (the only call that swaps the signal stack)."""
     with _signal_stack_kept():
         core = ov.Core()
         core.get_property("CPU", ov_props.device.capabilities)
@@ -158,8 +158,7 @@ class OpenVINORuntime(HostBoundRuntime):
         model, self._fused_norms = _read_model(core, path)
         _check_ports(model, spec, path)
         model.reshape({port: [streams, *_port_shape(port)[1:]] for port in model.inputs})
-        with _signal_stack_kept():
-            self._compiled = core.compile_model(model, "CPU", options)
+        self._compiled = core.compile_model(model, "CPU", options)
         self._threads, self._precision = threads, precision
         self._buffers = PingPongBuffers(spec, streams)
         self._requests = tuple(self._request(read, write) for read, write in self._buffers.bindings())
