@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     parser.add_argument("--train-frames", type=int, default=480, help="frames per training sequence")
+    parser.add_argument("--valid-sequences", type=int, default=4,
+                        help="validation sequences (default 4, the most the layout names)")
     parser.add_argument("--eval-frames", type=int, default=240, help="frames per validation sequence")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
@@ -98,6 +100,7 @@ def main(argv: list[str]) -> int:
         "dataset=synth_rod2021", f"dataset.root={data}", "dataset.synthetic.scenario=clear",
         f"dataset.synthetic.seed={args.seed}",
         f"dataset.synthetic.train_frames={args.train_frames}",
+        f"dataset.synthetic.valid_sequences={args.valid_sequences}",
         f"dataset.synthetic.eval_frames={args.eval_frames}",
         *DEMO_TRAINING,
         f"train.max_steps={args.steps}", f"train.progress={progress}", f"run.dir={out / 'train'}",

@@ -20,7 +20,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, capsys: pytest.CaptureFixt
     printed = capsys.readouterr().out
     assert "AP " in printed and "AR " in printed and str((out / "evaluate" / "pictures").absolute()) in printed
     metrics = json.loads((out / "evaluate" / "metrics.json").read_text())
-    assert metrics["mode"] == "online" and metrics["split"] == "valid" and metrics["frames"] == 2 * 12
+    # the default four validation sequences of 12 frames
+    assert metrics["mode"] == "online" and metrics["split"] == "valid" and metrics["frames"] == 4 * 12
     simulator = sorted(path.name for path in (out / "pictures" / "simulator").iterdir())
     assert len([name for name in simulator if name.startswith("rod2021_")]) == 3
     assert len([name for name in simulator if name.startswith("carrada_views_")]) == 2
