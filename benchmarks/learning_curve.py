@@ -69,10 +69,9 @@ from omegaconf import DictConfig
 from record.classes import ROD2021_CLASSES
 from record.data.confmaps import confidence_maps, frames_index
 from record.data.rod2021 import Rod2021Layout
-from record.data.rod2021_files import read_detections
 from record.demo import DEMO_TRAINING
 from record.errors import ConfigError
-from record.eval.rod2021 import class_confusions
+from record.eval.rod2021 import CONFUSION_OLS
 from record.models import StreamingModel, create_model, save_checkpoint
 from record.train.checkpoints import Progress
 from record.train.compose import compose_config, resolved_dict, typed, validate_train_config
@@ -95,9 +94,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "crops": (*DEMO_TRAINING, "train.crop=[64,64]", "train.crop_on_objects=0.8",
               f"train.whole_map_steps={WHOLE_MAP_STEPS}"),
 }
-#: The published ROD2021 peak threshold, and the OLS from which a detection lands on an object.
+#: The published ROD2021 peak threshold.
 PEAK_THRESHOLD = 0.3
-CONFUSION_OLS = 0.5
 _MAX_STEPS = "train.max_steps="
 
 
@@ -252,7 +250,7 @@ def _percent(fraction: float | None) -> float | None:
     return None if fraction is None else 100.0 * fraction
 
 
-def score_checkpoint(checkpoint: Path, out: Path, layout: Rod2021Layout) -> dict[str, Any]:
+def score_checkpoint(checkpoint: Path, out: Path) -> dict[str, Any]:
     """Validation AP / AR (percent), per class, and class confusions of a checkpoint (``record evaluate``,
     online, published post-processing)."""
     evaluation = evaluate(compose_config("evaluate", [
@@ -261,16 +259,11 @@ def score_checkpoint(checkpoint: Path, out: Path, layout: Rod2021Layout) -> dict
         "eval.progress=false",
     ]))
     score = evaluation.metrics["rod2021"]
-    sequences = evaluation.metrics["sequences"]
-    truth = {name: layout.annotations(name) for name in sequences}
-    found = {name: read_detections(out / "predictions" / f"{name}.txt") for name in sequences}
-    counts = class_confusions(truth, found, CONFUSION_OLS)
     return {
         "AP": _percent(score["AP"]), "AR": _percent(score["AR"]),
         "per_class": {name: None if value is None else {key: _percent(value[key]) for key in ("AP", "AR")}
                       for name, value in score["per_class"].items()},
-        "confusions": {detected: {true: int(counts[i, j]) for j, true in enumerate(ROD2021_CLASSES) if j != i}
-                       for i, detected in enumerate(ROD2021_CLASSES)},
+        "confusions": evaluation.metrics["class_confusions"],
     }
 
 
@@ -366,12 +359,12 @@ def run_variant(args: argparse.Namespace, root: Path, name: str, overrides: Sequ
     config = variant_config(dataset, overrides, max_steps, run_dir / "train")
     run = typed(config, TrainRunConfig)
     reference = constant_loss(config)
-    resolved, layout = resolved_dict(config), Rod2021Layout(root)
+    resolved = resolved_dict(config)
 
     def score(model: StreamingModel, step: int) -> dict[str, Any]:
         snapshot = run_dir / "train" / "snapshots" / f"step_{step:06d}.pt"
         save_checkpoint(model, snapshot, metadata={"config": resolved, "global_step": step})
-        return score_checkpoint(snapshot, run_dir / "evaluate" / f"step_{step:06d}", layout)
+        return score_checkpoint(snapshot, run_dir / "evaluate" / f"step_{step:06d}")
 
     clip = sample_geometry(run.dataset, run.train, run.mode.name).length
     recorder = CurveRecorder(60.0 * args.budget_cpu_min, 60.0 * args.every_cpu_min, max_steps,

@@ -88,6 +88,14 @@ def simulator_pictures(data_root: Path, out: Path, seed: int) -> list[Path]:
     return written
 
 
+def _confusion_line(confusions: dict[str, dict[str, int]] | None) -> str:
+    """The class confusions of ``metrics.json`` as one line, most frequent first ('' when there are none)."""
+    pairs = sorted(((count, detected, true) for detected, row in (confusions or {}).items()
+                    for true, count in row.items() if count), reverse=True)
+    listed = ", ".join(f"{count} {detected} on {true}" for count, detected, true in pairs)
+    return f"detections on an object of another class: {listed}" if listed else ""
+
+
 def main(argv: list[str]) -> int:
     """``record demo [--out DIR] [--data DIR] [--steps N]``."""
     args = _parser().parse_args(argv)
@@ -117,6 +125,9 @@ def main(argv: list[str]) -> int:
     ]))
     minutes = (time.monotonic() - started) / 60.0
     print(f"[3/3] {evaluation.summary}")
+    confusions = _confusion_line(evaluation.metrics.get("class_confusions"))
+    if confusions:
+        print(confusions)
     print(f"pictures: {(out / 'evaluate' / 'pictures').absolute()} (precision-recall, strips, GIFs) and "
           f"{pictures[0].parent.absolute()} (simulator maps with ground truth)")
     print(f"metrics: {(out / 'evaluate' / 'metrics.json').absolute()}; demo took {minutes:.1f} min")

@@ -36,6 +36,7 @@ from record.errors import DataFormatError, InputError
 from record.eval.ols import class_kappas, object_location_similarity
 
 __all__ = [
+    "CONFUSION_OLS",
     "GATE_AZIMUTH_RAD",
     "GATE_RANGE_M",
     "OLS_THRESHOLDS",
@@ -47,6 +48,7 @@ __all__ = [
     "class_confusions",
     "in_gate",
     "match_detections",
+    "named_confusions",
     "score_rod2021",
     "score_rod2021_dirs",
     "summarize",
@@ -393,8 +395,13 @@ def score_rod2021(
     return Rod2021Score.from_accumulation(overall, per_sequence)
 
 
+#: OLS from which a detection counts as landing on a ground-truth object in :func:`class_confusions`.
+CONFUSION_OLS = 0.5
+
+
 def class_confusions(
-    ground_truth: Mapping[str, ObjectTable], detections: Mapping[str, ObjectTable], ols_threshold: float = 0.5
+    ground_truth: Mapping[str, ObjectTable], detections: Mapping[str, ObjectTable],
+    ols_threshold: float = CONFUSION_OLS,
 ) -> np.ndarray:
     """Detections that land on an object of another class: ``int64[K, K]`` counts, ``[detected, true]``.
 
@@ -422,6 +429,13 @@ def class_confusions(
             wrong = ~own & (other.max(axis=1) >= ols_threshold)
             np.add.at(counts, (found.class_id[wrong], truth.class_id[other.argmax(axis=1)[wrong]]), 1)
     return counts
+
+
+def named_confusions(counts: np.ndarray, classes: Sequence[str]) -> dict[str, dict[str, int]]:
+    """:func:`class_confusions` counts ``[detected, true]`` as ``{detected class: {true class: count}}``,
+    the diagonal left out."""
+    return {detected: {true: int(counts[i, j]) for j, true in enumerate(classes) if j != i}
+            for i, detected in enumerate(classes)}
 
 
 def _sequence_files(directory: Path, role: str) -> dict[str, Path]:

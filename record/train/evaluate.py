@@ -7,7 +7,9 @@ Q12).
 
 * ROD2021: ``sigmoid`` -> :func:`record.eval.postprocess.decode_confmaps` -> one submission file per sequence
   (``predictions/<SEQ>.txt``) -> :func:`record.eval.rod2021.score_rod2021` (AP / AR overall, per class, per
-  sequence) when ground truth exists (annotations, or ``ground_truth/<split>/`` of a synthetic tree).
+  sequence) when ground truth exists (annotations, or ``ground_truth/<split>/`` of a synthetic tree), and
+  ``class_confusions``: detections that land on an object of another class
+  (:func:`record.eval.rod2021.class_confusions`), ``{detected class: {true class: count}}``.
 * CARRADA: ``argmax`` label maps saved as ``predictions/<seq>/<frame>/range_doppler.npy`` /
   ``range_angle.npy`` (uint8) -> one confusion matrix per view (mIoU, mDice, ...).
 
@@ -39,7 +41,7 @@ from record.detections import ObjectTable
 from record.errors import ConfigError, describe
 from record.eval.carrada import PREDICTION_FILES, ConfusionAccumulator
 from record.eval.postprocess import PostProcessConfig, decode_confmaps
-from record.eval.rod2021 import score_rod2021
+from record.eval.rod2021 import class_confusions, named_confusions, score_rod2021
 from record.fileio import atomic_write_json
 from record.models import StreamingModel, load_checkpoint_model, training_config
 from record.models.inference import prepare_for_inference
@@ -255,8 +257,10 @@ def _evaluate_rod2021(frames: Iterator[_Frame], stream: SequenceDataset, layout:
     unscored = sorted(set(truths) - set(scored))
     summary = f"no ground truth for {unscored}: submission files written, nothing scored"
     if scored:
-        score = score_rod2021(scored, {name: tables[name] for name in scored})
+        found = {name: tables[name] for name in scored}
+        score = score_rod2021(scored, found)
         metrics["rod2021"] = score.to_dict()
+        metrics["class_confusions"] = named_confusions(class_confusions(scored, found), ROD2021_CLASSES)
         plot_precision_recall(score.accumulation, pictures_dir / "precision_recall.png")
         summary = f"AP {100 * score.ap:.2f}  AR {100 * score.ar:.2f} (%, {len(scored)} scored sequences)"
     pictures.write(pictures_dir, "ROD2021")

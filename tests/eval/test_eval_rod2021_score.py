@@ -21,6 +21,7 @@ from record.eval.rod2021 import (
     RECALL_THRESHOLDS,
     class_confusions,
     in_gate,
+    named_confusions,
     score_rod2021,
     score_rod2021_dirs,
 )
@@ -324,3 +325,6 @@ def test_class_confusions_count_detections_on_objects_of_another_class():
     np.testing.assert_array_equal(counts, expected)
     stricter = class_confusions({"s": truth}, {"s": detections}, ols_threshold=0.9)
     assert stricter[pedestrian, car] == 0 and stricter.sum() == 2
+    assert named_confusions(counts, ROD2021_CLASSES) == {
+        "pedestrian": {"cyclist": 0, "car": 1}, "cyclist": {"pedestrian": 0, "car": 0},
+        "car": {"pedestrian": 1, "cyclist": 1}}

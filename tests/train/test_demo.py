@@ -22,6 +22,12 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, capsys: pytest.CaptureFixt
     metrics = json.loads((out / "evaluate" / "metrics.json").read_text())
     # the default four validation sequences of 12 frames
     assert metrics["mode"] == "online" and metrics["split"] == "valid" and metrics["frames"] == 4 * 12
+    confused = sorted((count, f"{count} {detected} on {true}")
+                      for detected, row in metrics["class_confusions"].items() for true, count in row.items() if count)
+    if confused:  # the demo names them, most frequent first
+        assert "detections on an object of another class: " + confused[-1][1] in printed
+    else:
+        assert "another class" not in printed
     simulator = sorted(path.name for path in (out / "pictures" / "simulator").iterdir())
     assert len([name for name in simulator if name.startswith("rod2021_")]) == 3
     assert len([name for name in simulator if name.startswith("carrada_views_")]) == 2

@@ -63,6 +63,10 @@ def test_rod2021_online_evaluation_writes_scores_predictions_and_pictures(
                                        "car"} and set(score["per_sequence"]) == {sequence}
     detections = read_detections(out / "predictions" / f"{sequence}.txt")
     assert len(detections) == metrics["detections"][sequence] > 0
+    confusions = metrics["class_confusions"]  # {detected: {true: count}}, never a class against itself
+    assert set(confusions) == {"pedestrian", "cyclist", "car"}
+    assert all(set(row) == set(confusions) - {detected} for detected, row in confusions.items())
+    assert sum(sum(row.values()) for row in confusions.values()) <= len(detections)
     assert set(detections.frame.tolist()) <= set(range(5)) and np.all(detections.score <= 1)
     pictures = out / "pictures"
     for name in ("precision_recall.png", f"{sequence}_strip.png", f"{sequence}.gif"):
