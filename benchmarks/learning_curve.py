@@ -117,7 +117,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default="outputs/benchmarks/learning_curve", help="runs, evaluations, PNG")
     parser.add_argument("--train-sequences", type=int, default=4)
     parser.add_argument("--train-frames", type=int, default=480)
-    parser.add_argument("--valid-sequences", type=int, default=2)
+    parser.add_argument("--valid-sequences", type=int, default=4, help="validation sequences (the demo's 4)")
     parser.add_argument("--test-sequences", type=int, default=2)
     parser.add_argument("--eval-frames", type=int, default=240)
     parser.add_argument("--threads", type=int, default=1,
