@@ -28,8 +28,8 @@ from record.detections import ObjectTable
 from record.eval.rod2021 import score_rod2021, score_rod2021_dirs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "eval"))
-from coco_oracle import score_coco  # noqa: E402
-from devkit_loop import score_loop  # noqa: E402
+from coco_oracle import score_coco
+from devkit_loop import score_loop
 
 FRAMES_PER_SEQUENCE = (1099, 1099, 1099, 1098)  # 4,395 frames, the size of RECORD's ROD2021 validation split
 OBJECTS_PER_FRAME = 3

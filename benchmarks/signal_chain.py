@@ -15,21 +15,21 @@ import os
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_variable] = "1"
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
+import numba
+import numpy as np
 
-from record.dsp.cfar import ca_cfar, os_cfar  # noqa: E402
-from record.dsp.chain import CarradaChain, Rod2021Chain, conjugate_basis  # noqa: E402
-from record.dsp.operators import steering_matrix  # noqa: E402
-from record.dsp.reference import carrada_views_reference, rod2021_maps_reference  # noqa: E402
-from record.sensors import CARRADA, ROD2021, CaptureConfig  # noqa: E402
-from record.sim.signal import Scatterers, beat_signal  # noqa: E402
+from record.dsp.cfar import ca_cfar, os_cfar
+from record.dsp.chain import CarradaChain, Rod2021Chain, conjugate_basis
+from record.dsp.operators import steering_matrix
+from record.dsp.reference import carrada_views_reference, rod2021_maps_reference
+from record.sensors import CARRADA, ROD2021, CaptureConfig
+from record.sim.signal import Scatterers, beat_signal
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> float:

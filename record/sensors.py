@@ -31,7 +31,7 @@ Two conventions place a CARRADA target on the maps:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -39,8 +39,8 @@ from numpy.typing import ArrayLike
 from record.errors import ConfigError
 
 __all__ = [
-    "CARRADA",
     "CAPTURES",
+    "CARRADA",
     "ROD2021",
     "SPEED_OF_LIGHT_MPS",
     "Axis",
@@ -270,7 +270,7 @@ class AzimuthAxis:
         return np.where(take_lower, lower, upper).astype(np.int64)
 
 
-Axis = Union[RangeAxis, VelocityAxis, AzimuthAxis]
+Axis = RangeAxis | VelocityAxis | AzimuthAxis
 
 
 @dataclass(frozen=True)

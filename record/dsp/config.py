@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from record.dsp.windows import check_window_name
 from record.errors import ConfigError, describe
 
-__all__ = ["CARRADA_DEFAULT", "ChainConfig", "ROD2021_DEFAULT"]
+__all__ = ["CARRADA_DEFAULT", "ROD2021_DEFAULT", "ChainConfig"]
 
 
 @dataclass(frozen=True)

@@ -391,7 +391,7 @@ class Simulator:
             self.capture.waveform, self._static_scatterers(gain), loops=np.asarray(self.loops), n_blocks=1
         )
 
-    def _truth(self, obj: SceneObject, reference: _Instant, i: int, fading: complex | float) -> ObjectTruth:
+    def _truth(self, obj: SceneObject, reference: _Instant, i: int, fading: complex) -> ObjectTruth:
         snapshot, view, hidden = reference.snapshots[i], reference.views[i], reference.shadow[i]
         centre = snapshot.centre
         x, y = float(centre.x_m[0]), float(centre.y_m[0])

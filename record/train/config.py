@@ -12,7 +12,7 @@ Units: durations in seconds, window / clip lengths in frames, crops in bins, thr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -105,7 +105,7 @@ class DatasetConfig:
     augment: bool = True
     mirror_axes: str = "range_angle"
     transforms: list[str] = field(default_factory=lambda: ["hflip", "vflip"])
-    synthetic: Optional[SynthConfig] = None
+    synthetic: SynthConfig | None = None
 
 
 @dataclass
@@ -122,7 +122,7 @@ class ModelSection:
     name: str = MISSING
     views: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
-    checkpoint: Optional[str] = None
+    checkpoint: str | None = None
 
 
 @dataclass
@@ -221,17 +221,17 @@ class TrainConfig:
     lr_every_epochs: int = 10
     batch_size: int = 16
     accumulate: int = 1
-    window: Optional[int] = None
-    stride: Optional[int] = None
+    window: int | None = None
+    stride: int | None = None
     tbptt_clips: int = 1
-    crop: Optional[list[int]] = None
+    crop: list[int] | None = None
     crop_on_objects: float = 0.0
     whole_map_steps: int = 0
-    output_prior: Optional[float] = None
-    ema_decay: Optional[float] = None
+    output_prior: float | None = None
+    ema_decay: float | None = None
     max_epochs: int = 100
-    max_steps: Optional[int] = None
-    max_time_s: Optional[float] = None
+    max_steps: int | None = None
+    max_time_s: float | None = None
     val_every_epochs: int = 1
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     seed: int = 252
@@ -239,9 +239,9 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "auto"
     workers: int = 2
-    threads: Optional[int] = None
-    resume: Optional[str] = None
-    checkpoint_every_steps: Optional[int] = None
+    threads: int | None = None
+    resume: str | None = None
+    checkpoint_every_steps: int | None = None
     log_every_steps: int = 10
     progress: bool = True
     activation_checkpointing: bool = False
@@ -325,8 +325,8 @@ class EvalConfig:
     """
 
     mode: str = "online"
-    window: Optional[int] = None
-    split: Optional[str] = None
+    window: int | None = None
+    split: str | None = None
     reset_states: bool = True
     skip_first: bool = False
     peak_threshold: float = 0.3
@@ -345,7 +345,7 @@ class EvaluateRunConfig:
     """``record evaluate``: a checkpoint, the data (default: the dataset it was trained on) and options."""
 
     checkpoint: str = MISSING
-    dataset: Optional[DatasetConfig] = None
+    dataset: DatasetConfig | None = None
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 

@@ -95,7 +95,7 @@ def test_unknown_class_ids(carrada_tree) -> None:
     with pytest.raises(DataFormatError, match=r"range_doppler_light\.json: frame '000001': 1 unknown class"):
         layout.boxes(CARRADA_TRAIN, "rd")
     with pytest.raises(DataFormatError, match="unknown class id"):
-        layout.data_seq_ref
+        _ = layout.data_seq_ref
     with pytest.raises(DataFormatError, match="unknown class id"):
         layout.frame_annotations(CARRADA_TRAIN)
 

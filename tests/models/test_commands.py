@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from record.cli import main as record_main
-from record.models import create_model, list_models
-from record.models import commands
+from record.models import commands, create_model, list_models
 from record.models.commands import convert_main, models_main
 from record.models.summary import summarize_model
 

@@ -20,5 +20,5 @@ def test_prepare_for_inference_switches_to_eval_and_channels_last():
     assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
     frame = model.example_input(1, size=(16, 4))
     with torch.no_grad():
-        logits, state = model.step(frame, model.zero_state(1, 16, 4))
+        logits, _ = model.step(frame, model.zero_state(1, 16, 4))
     assert logits.shape == (1, 4, 16, 4) and logits.is_contiguous(memory_format=torch.channels_last)

@@ -124,7 +124,8 @@ def test_soft_dice_of_a_confident_correct_prediction_is_small() -> None:
     labels = torch.randint(0, 4, (2, 8, 8), generator=torch.Generator().manual_seed(2))
     perfect = 50.0 * F.one_hot(labels, 4).permute(0, 3, 1, 2).float()
     wrong = 50.0 * F.one_hot((labels + 1) % 4, 4).permute(0, 3, 1, 2).float()
-    assert float(soft_dice_loss(perfect, labels)) < 0.02 < 0.9 < float(soft_dice_loss(wrong, labels))
+    assert float(soft_dice_loss(perfect, labels)) < 0.02
+    assert float(soft_dice_loss(wrong, labels)) > 0.9
 
 
 @pytest.mark.parametrize("sigmoid_first", [False, True])
